@@ -1,0 +1,16 @@
+"""poreseg: facial skin analysis (face parsing, portrait segmentation and pore segmentation)."""
+from poreseg.classes import CLASSES
+
+__all__ = ["CLASSES", "parse_face", "segment_portrait", "FaceParsing"]
+
+
+def __getattr__(name: str):
+    # Model-backed entry points import torch; keep `import poreseg` light for the CLI and the
+    # training-only teacher environment, which has no torch.
+    if name in ("parse_face", "FaceParsing"):
+        from poreseg import parsing
+        return getattr(parsing, name)
+    if name == "segment_portrait":
+        from poreseg.portrait import segment_portrait
+        return segment_portrait
+    raise AttributeError(f"module 'poreseg' has no attribute {name!r}")

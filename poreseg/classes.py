@@ -1,0 +1,23 @@
+"""Face parsing classes. Ids are fixed: saved label maps and later stages depend on them."""
+
+CLASSES: tuple[str, ...] = (
+    "background",  # 0
+    "skin",  # 1 face, ears and neck
+    "brow",  # 2
+    "eye",  # 3
+    "nose",  # 4
+    "lips",  # 5
+    "mouth",  # 6 inside of the mouth, teeth
+    "hair",  # 7 head and facial hair
+    "body",  # 8 clothes and other non-skin parts of the person
+    "occluder",  # 9 anything in front of the face: hands, masks, glasses frames, objects
+)
+BACKGROUND, SKIN, BROW, EYE, NOSE, LIPS, MOUTH, HAIR, BODY, OCCLUDER = range(len(CLASSES))
+FACIAL_FEATURES = (BROW, EYE, NOSE, LIPS, MOUTH)
+IGNORE = 255  # training labels only: pixels the loss skips
+
+# RGB colours for overlays and legends.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 0), (255, 204, 153), (102, 51, 0), (0, 102, 255), (0, 204, 102),
+    (230, 40, 60), (120, 0, 90), (153, 102, 51), (110, 110, 200), (255, 230, 0),
+)

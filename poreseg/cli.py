@@ -1,0 +1,129 @@
+"""Command line: ``python -m poreseg {parse,portrait,eval,train} ...``.
+
+A thin layer over the library. Model and training modules import torch, so they are imported inside
+the commands that need them and ``--help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from poreseg.imageio import ImageLoadError, load_image
+
+PROG = "poreseg"
+
+
+def parse_command(args: argparse.Namespace) -> int:
+    rgb = load_image(args.image)
+    from poreseg.parsing import parse_face
+    parsing = parse_face(rgb)
+    if parsing.faces_found == 0:
+        print(f"no face found in {args.image}", file=sys.stderr)
+        return 1
+    save(parsing.labels, args.out)
+    if args.overlay:
+        from poreseg.draw import overlay_labels
+        save(overlay_labels(rgb, parsing.labels), args.overlay)
+    found = "1 face found" if parsing.faces_found == 1 else f"{parsing.faces_found} faces found; parsed the largest"
+    print(f"{found}, face box {parsing.face_box}")
+    return 0
+
+
+def portrait_command(args: argparse.Namespace) -> int:
+    rgb = load_image(args.image)
+    from poreseg.portrait import segment_portrait
+    save((segment_portrait(rgb) * 255 + 0.5).astype(np.uint8), args.out)
+    return 0
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from poreseg.training import datasets, evaluate
+    data = args.data or datasets.DEFAULT_DATA_DIR
+    if not data.is_dir():
+        print(f"{PROG}: error: data folder {data} not found (pass --data or set PORESEG_DATA)", file=sys.stderr)
+        return 2
+    if args.model == "parser":
+        from poreseg.parsing import parse_face
+        print(evaluate.parser_report(lambda rgb: parse_face(rgb).labels, data))
+    else:
+        from poreseg.portrait import segment_portrait
+        print(evaluate.portrait_report(segment_portrait, data))
+    return 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    if args.model == "parser":
+        from poreseg.training import train_parser as trainer
+    else:
+        from poreseg.training import train_portrait as trainer
+    trainer.main(args.args)
+    return 0
+
+
+def save(image: np.ndarray, path: Path) -> None:
+    Image.fromarray(image).save(path)
+
+
+def output_path(*suffixes: str):
+    """Argument type: a path with one of ``suffixes``, checked before any work is done."""
+    def check(text: str) -> Path:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text}: must end with {' or '.join(suffixes)}")
+        return Path(text)
+    return check
+
+
+# Label ids and masks must survive exactly: a lossy format would quietly change them.
+LOSSLESS = output_path(".png")
+PICTURE = output_path(".png", ".jpg", ".jpeg")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Face parsing and portrait segmentation.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    parse = commands.add_parser("parse", help="label the largest face of an image (class ids PNG)")
+    parse.add_argument("image", type=Path)
+    parse.add_argument("--out", type=LOSSLESS, required=True, help="labels PNG: one class id per pixel")
+    parse.add_argument("--overlay", type=PICTURE, help="also write the image tinted with the label colours")
+    parse.set_defaults(run=parse_command)
+
+    portrait = commands.add_parser("portrait", help="person mask of an image (8-bit probability PNG)")
+    portrait.add_argument("image", type=Path)
+    portrait.add_argument("--out", type=LOSSLESS, required=True, help="mask PNG: person probability * 255")
+    portrait.set_defaults(run=portrait_command)
+
+    evaluate = commands.add_parser("eval", help="evaluation tables on the held-out data")
+    evaluate.add_argument("model", choices=("parser", "portrait"))
+    evaluate.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
+    evaluate.set_defaults(run=eval_command)
+
+    train = commands.add_parser("train", help="train a model; further arguments go to its trainer")
+    train.add_argument("model", choices=("parser", "portrait"))
+    train.add_argument("args", nargs=argparse.REMAINDER, help="e.g. --steps 3000 (see: train parser --help)")
+    train.set_defaults(run=train_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ImageLoadError, OSError) as error:
+        return fail(error)
+    except RuntimeError as error:
+        # WeightsError's module imports torch; if one was raised, that import has happened already.
+        from poreseg.weights import WeightsError
+        if isinstance(error, WeightsError):
+            return fail(error)
+        raise
+
+
+def fail(error: Exception) -> int:
+    message = " ".join(str(error).split())  # one line, whatever the message holds
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1

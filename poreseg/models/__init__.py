@@ -1,0 +1,1 @@
+"""Network architectures only: no weights loading, no training, no pre-processing."""

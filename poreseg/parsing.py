@@ -1,0 +1,166 @@
+"""Face parsing at any input size: find the face, parse a crop of it, paste the labels back.
+
+Two passes of one network: a *find* pass over the whole (letterboxed) image locates the facial
+features of every face; a *crop* pass parses a square crop around the largest face's features at the
+network's resolution. Labels outside the crop come from the find pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from poreseg.classes import BACKGROUND, CLASSES, FACIAL_FEATURES
+from poreseg.imageio import as_rgb8
+from poreseg.models.parser_net import FaceParserNet
+from poreseg.weights import load_state
+
+INPUT_SIZE = FaceParserNet.input_size
+CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
+LABEL_UPSAMPLE_MAX = 1024  # logits are resampled to at most this size before the argmax
+MIN_FEATURE_AREA = 0.0004  # of the find-pass image: smaller feature clusters are not faces
+
+
+@dataclass
+class FaceParsing:
+    labels: np.ndarray  # HxW uint8 class ids at the input's size
+    face_box: tuple[int, int, int, int] | None  # x0, y0, x1, y1 of the parsed face's features
+    faces_found: int
+
+
+def normalise(rgb: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 -> 1x3xHxW float, the scaling every network here was trained with."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    return ((x / 255.0 - 0.5) / 0.25).unsqueeze(0)
+
+
+def square_crop_matrix(centre: tuple[float, float], side: float, out_size: int, angle_deg: float = 0.0,
+                       flip: bool = False) -> np.ndarray:
+    """2x3 affine matrix mapping a (rotated) square of ``side`` around ``centre`` onto out_size^2."""
+    scale = out_size / side
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle_deg, scale)
+    matrix[:, 2] += np.array([out_size / 2 - centre[0], out_size / 2 - centre[1]])
+    if flip:
+        matrix = np.array([[-1, 0, out_size], [0, 1, 0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
+    return matrix
+
+
+def face_crop(box: tuple[float, float, float, float]) -> tuple[tuple[float, float], float]:
+    """Centre and side of the square crop the crop pass parses, from a facial-feature box."""
+    x0, y0, x1, y1 = box
+    return ((x0 + x1) / 2, (y0 + y1) / 2), CROP_SCALE * max(x1 - x0, y1 - y0)
+
+
+def warp_view(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The ``size``-square view ``matrix`` defines, area-averaged when it shrinks the image.
+
+    warpAffine only interpolates between neighbours, so a strong reduction would alias (noise,
+    jagged hair); the image is first resized to about the view's scale with area averaging.
+    """
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.8:
+        h, w = image.shape[:2]
+        small_w, small_h = max(1, round(w * scale)), max(1, round(h * scale))
+        image = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        matrix = matrix.copy()
+        matrix[:, 0] *= w / small_w
+        matrix[:, 1] *= h / small_h
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+def letterbox_matrix(height: int, width: int, out_size: int) -> np.ndarray:
+    side = max(height, width)
+    return square_crop_matrix((width / 2, height / 2), side, out_size)
+
+
+def feature_clusters(labels: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes of the clusters of facial features in a label map, largest first: one per face."""
+    features = np.isin(labels, FACIAL_FEATURES).astype(np.uint8)
+    size = labels.shape[0]
+    merge = max(3, int(size * 0.04)) | 1
+    merged = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (merge, merge)))
+    count, components, stats, _ = cv2.connectedComponentsWithStats(merged)
+    boxes = []
+    for c in range(1, count):
+        inside = features.astype(bool) & (components == c)
+        if inside.sum() < MIN_FEATURE_AREA * labels.size:
+            continue
+        ys, xs = np.nonzero(inside)
+        boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+class FaceParser:
+    """Loads the parser once; call it on RGB images."""
+
+    def __init__(self, weights: Path | None = None, net: FaceParserNet | None = None):
+        if net is None:
+            net = FaceParserNet(len(CLASSES))
+            net.load_state_dict(load_state("face_parser", weights))
+        self.net = net.eval()
+
+    @classmethod
+    def from_net(cls, net: FaceParserNet) -> "FaceParser":
+        """A session around a network in memory (training-time validation)."""
+        return cls(net=net)
+
+    @torch.inference_mode()
+    def logits(self, rgb: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray:
+        """Class logits (HxWxC float32, ``out_size`` square) of the warped view ``matrix`` of the image."""
+        view = warp_view(rgb, matrix, INPUT_SIZE)
+        logits = self.net(normalise(view))
+        logits = torch.nn.functional.interpolate(logits, size=(out_size, out_size), mode="bilinear",
+                                                 align_corners=False)
+        return logits[0].permute(1, 2, 0).numpy()
+
+    def __call__(self, rgb: np.ndarray) -> FaceParsing:
+        h, w = rgb.shape[:2]
+        find_matrix = letterbox_matrix(h, w, INPUT_SIZE)
+        find_labels = self.logits(rgb, find_matrix, INPUT_SIZE).argmax(-1).astype(np.uint8)
+        labels = _paste(find_labels, find_matrix, (h, w), np.full((h, w), BACKGROUND, np.uint8))
+        boxes = feature_clusters(find_labels)
+        if not boxes:
+            return FaceParsing(labels, None, 0)
+        inverse = cv2.invertAffineTransform(find_matrix)
+        corners = np.array([[boxes[0][0], boxes[0][1], 1], [boxes[0][2], boxes[0][3], 1]], np.float64) @ inverse.T
+        box = (*corners[0], *corners[1])
+        for _ in range(2):  # a second crop, centred on the features the first crop found, is tighter
+            centre, side = face_crop(box)
+            out_size = int(min(LABEL_UPSAMPLE_MAX, max(INPUT_SIZE, side)))
+            crop_matrix = square_crop_matrix(centre, side, out_size)
+            crop_labels = self.logits(rgb, square_crop_matrix(centre, side, INPUT_SIZE), out_size).argmax(-1)
+            crop_boxes = feature_clusters(crop_labels.astype(np.uint8))
+            if not crop_boxes:
+                break
+            back = cv2.invertAffineTransform(crop_matrix)
+            corners = np.array([[crop_boxes[0][0], crop_boxes[0][1], 1], [crop_boxes[0][2], crop_boxes[0][3], 1]],
+                               np.float64) @ back.T
+            box = (*corners[0], *corners[1])
+        labels = _paste(crop_labels.astype(np.uint8), crop_matrix, (h, w), labels)
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        face_box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+        return FaceParsing(labels, face_box, len(boxes))
+
+
+def _paste(view_labels: np.ndarray, matrix: np.ndarray, size_hw: tuple[int, int], under: np.ndarray) -> np.ndarray:
+    """Warp view labels back into the image; pixels the view does not cover keep ``under``."""
+    h, w = size_hw
+    inverse = cv2.invertAffineTransform(matrix)
+    pasted = cv2.warpAffine(view_labels, inverse, (w, h), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    return np.where(pasted == 255, under, pasted).astype(np.uint8)
+
+
+_default_parser: FaceParser | None = None
+
+
+def parse_face(rgb: np.ndarray) -> FaceParsing:
+    """Parse the largest face of an RGB image (HxWx3 uint8; grey, RGBA and 16-bit arrays are converted)."""
+    global _default_parser
+    if _default_parser is None:
+        _default_parser = FaceParser()
+    return _default_parser(as_rgb8(rgb))

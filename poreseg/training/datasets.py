@@ -1,0 +1,116 @@
+"""Catalogue of the face data in ``../shared/data`` that training and evaluation read.
+
+Only paths and human labels live here; nothing is copied out of the data folder. This module
+imports nothing beyond the standard library, numpy and Pillow so that the MediaPipe teacher
+environment (numpy<2, no torch) can use it too.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DEFAULT_DATA_DIR = Path(os.environ.get("PORESEG_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+# FASSEG v3 subjects whose every pose is kept out of training and reported separately.
+FASSEG_V3_HELD_OUT_SUBJECTS = ("personne07",)
+HUMAN_SEG_FIRST_TEST_ID = 233
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of the data folder and where its human labels are, if any."""
+
+    key: str  # unique, filesystem-safe id, e.g. "fasseg_v2_train/1"
+    image: Path
+    fasseg_labels: Path | None = None  # FASSEG class ids (0 bg, 1 skin, 2 hair+brows, 3 eyes, 4 nose, 5 mouth)
+    hair_mask: Path | None = None  # 255 = hair (Celeb1k)
+    facemask_labels: Path | None = None  # 0 bg, 1 face, 2 surgical mask (MaskedFace)
+    person_mask: Path | None = None  # nonzero = person (human_seg)
+
+    @property
+    def has_human_labels(self) -> bool:
+        return any(p is not None for p in (self.fasseg_labels, self.hair_mask, self.facemask_labels, self.person_mask))
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def fasseg(data_dir: Path, split: str) -> list[Sample]:
+    """``split``: "v2_train", "v2_test", "v3_train" (all subjects), "v3_fit" or "v3_held_out"."""
+    folder = "v3_train" if split.startswith("v3") else split
+    root = data_dir / "fasseg" / folder
+    samples = []
+    for image in sorted((root / "images").rglob("*.jpg")):
+        rel = image.relative_to(root / "images")
+        held_out = image.stem.startswith(FASSEG_V3_HELD_OUT_SUBJECTS)
+        if (split == "v3_fit" and held_out) or (split == "v3_held_out" and not held_out):
+            continue
+        labels = root / "labels" / rel.with_suffix(".png")
+        key = f"fasseg_{folder}/" + str(rel.with_suffix("")).replace("/", "_").replace("+", "p")
+        samples.append(Sample(key, image, fasseg_labels=labels))
+    return samples
+
+
+def celeb1k(data_dir: Path, split: str) -> list[Sample]:
+    root = data_dir / "celeb1k_hair" / split
+    return [Sample(f"celeb1k_{split}/{p.stem}", p, hair_mask=root / "hair_masks" / f"{p.stem}.png")
+            for p in _images(root / "images")]
+
+
+def maskedface(data_dir: Path, split: str) -> list[Sample]:
+    root = data_dir / "maskedface" / split
+    return [Sample(f"maskedface_{split}/{p.stem}", p, facemask_labels=root / "labels" / f"{p.stem}.png")
+            for p in _images(root / "images")]
+
+
+def human_seg(data_dir: Path, split: str) -> list[Sample]:
+    """``split``: "train" (ids below 233), "test" (the suggested dev test split) or "all"."""
+    root = data_dir / "human_seg"
+    samples = []
+    for p in sorted(_images(root / "images"), key=lambda p: int(p.stem)):
+        is_test = int(p.stem) >= HUMAN_SEG_FIRST_TEST_ID
+        if split == "all" or (split == "test") == is_test:
+            samples.append(Sample(f"human_seg/{p.stem}", p, person_mask=root / "masks" / f"{p.stem}.png"))
+    return samples
+
+
+def unlabelled(data_dir: Path) -> list[Sample]:
+    """Portraits with no human segmentation labels: the teacher labels them alone."""
+    samples = []
+    for folder in ("london/neutral_front", "london/smiling_front", "cc0_lisa/lisa", "mste/images"):
+        for p in _images(data_dir / folder):
+            samples.append(Sample(folder.replace("/", "_") + "/" + p.stem, p))
+    return samples
+
+
+def parser_training_samples(data_dir: Path) -> list[Sample]:
+    return (fasseg(data_dir, "v2_train") + fasseg(data_dir, "v3_fit") + celeb1k(data_dir, "train")
+            + celeb1k(data_dir, "val") + maskedface(data_dir, "train") + human_seg(data_dir, "train")
+            + unlabelled(data_dir))
+
+
+def all_samples(data_dir: Path) -> list[Sample]:
+    """Every image the teacher is run on (training images plus the evaluation sets)."""
+    keyed = {s.key: s for s in parser_training_samples(data_dir) + fasseg(data_dir, "v2_test")
+             + fasseg(data_dir, "v3_held_out") + celeb1k(data_dir, "test") + maskedface(data_dir, "test")
+             + human_seg(data_dir, "test")}
+    return list(keyed.values())
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def read_label(path: Path, size_hw: tuple[int, int]) -> np.ndarray:
+    """A label image resized (nearest neighbour) to ``size_hw`` when it is smaller than its image."""
+    with Image.open(path) as im:
+        im = im.convert("L") if im.mode not in ("L", "P") else im
+        if im.size != (size_hw[1], size_hw[0]):
+            im = im.resize((size_hw[1], size_hw[0]), Image.NEAREST)
+        return np.asarray(im)

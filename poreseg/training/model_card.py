@@ -1,0 +1,297 @@
+"""Write the model card of a shipped weights file: ``weights/face_parser.md`` or ``weights/portrait.md``.
+
+    python -m poreseg.training.model_card parser --data ../shared/data --steps 3000 --hours 4.5
+    python -m poreseg.training.model_card portrait --data ../shared/data --steps 6000 --hours 2 --notes "..."
+
+Evaluates the weights with the report functions of ``python -m poreseg eval`` and writes the card with
+the file's sha256, which ``poreseg.weights`` checks at every load. Run it from the repository root after
+training. The weights are read once: the evaluated bytes are the hashed bytes, whatever card exists.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import re
+import sys
+import time
+from pathlib import Path
+
+from poreseg.training import datasets
+
+COMMON_SETUP = """\
+pip install -r requirements.txt
+python -m venv .venv-train && .venv-train/bin/pip install -r requirements-train.txt
+.venv-train/bin/python -m poreseg.training.teacher --data {data} --out cache/teacher"""
+
+PARSER_CARD = """\
+# Face parser: `weights/face_parser.pt`
+
+**FaceParserNet** (`poreseg/models/parser_net.py`), trained from scratch by this project's code: a
+MobileNetV2-style encoder (inverted residual blocks, features at strides 4, 8, 16 and 32, dilated last
+blocks), a global context module (the image-mean feature added back to every position) and a 64-channel
+FPN decoder with a 1x1 head over the 10 classes of `poreseg/classes.py`. Input 256x256 RGB, logits at
+1/4 resolution. {params:,} parameters; weights file {size_mb:.2f} MB ({size:,} bytes).
+
+`poreseg.parse_face` runs it as a *find* pass over the letterboxed image (facial features of every face),
+then up to two crop passes (the second re-centred on what the first found) on a square crop of {crop_scale}x
+the largest face's feature box; labels outside the crop come from the find pass.
+
+sha256: {sha}
+
+## Training
+
+- Steps: {steps} (batch 16); training duration: {hours:g} h wall-clock on CPU.
+- Loss: cross-entropy + {dice} soft Dice + {consensus} object consensus on labelled pixels (`IGNORE` skipped);
+  AdamW (weight decay 1e-4), learning rate 3e-3, 200-step warm-up, cosine decay.
+- Views: {find_share:.0%} whole-image (find pass) views, the rest face crops as the crop pass sees them;
+  rotation, flip, scale jitter and photometric augmentation (exposure, colour, blur, noise, JPEG).
+  FASSEG images are drawn {fasseg_repeat}x as often as the others (the only full human face labels).
+- Synthetic occlusion (`poreseg/training/occlusion.py`) on {occlusion_share:.0%} of the views: a MaskTheFace
+  face-mask template warped onto face-mesh anchors, a hand shape textured with skin of other training
+  faces, an object shape textured with other training photos or a glasses frame (all labelled occluder),
+  or a hair lock cut from a Celeb1k hair mask (labelled hair).
+{notes}
+## Training data
+
+Read from `{data}` (see its README.md); none of it is shipped. Labels (`poreseg/training/labels.py`):
+MediaPipe 0.10.21 teacher pseudo labels (face-mesh parts and selfie person mask; ears and neck from a
+per-face skin-colour model, hair above the eyes; uncertain pixels ignored), overridden wherever a dataset
+has human labels. {n_train} training images:
+
+| folder | images | labels | licence / citation |
+|---|---|---|---|
+| `fasseg/v2_train`, `fasseg/v3_train` (all subjects but {held_out}) | {n_fasseg} | human FASSEG classes (brows split from hair by a heuristic, clothes = body where the teacher sees a person) | Khan, Mauro, Leonardi (2015/2017), github massimomauro/FASSEG-repository; research use |
+| `celeb1k_hair/train`, `celeb1k_hair/val` | {n_celeb} | human hair masks over teacher labels | CelebAMask-HQ: non-commercial research only, no redistribution |
+| `maskedface/train` | {n_masked} | human face / face-mask labels (mask = occluder) over teacher labels | MaskedFace-Net, CC BY-NC-SA 4.0 (FFHQ images under their own CC licences) |
+| `human_seg` (ids < {first_test}) | {n_human} | human person masks over teacher labels | VikramShenoy97/Human-Segmentation-Dataset, no licence stated; training and evaluation only |
+| `london/neutral_front`, `london/smiling_front` | {n_london} | teacher only | Face Research Lab London Set, CC BY 4.0: DeBruine L, Jones B (2017), doi:10.6084/m9.figshare.5047666.v5 |
+| `cc0_lisa/lisa` | {n_lisa} | teacher only | CC0, webmorphR.stim (Lisa DeBruine) |
+| `mste/images` | {n_mste} | teacher only | Monk Skin Tone Examples (MST-E), Google / TONL, Schumann et al. 2023; reported as CC BY 4.0, not confirmed |
+| `occluders_maskTheFace` | {n_templates} frontal templates | synthetic occlusion only | MIT, aqeelanwar/MaskTheFace |
+
+Held out (never trained on): `fasseg/v2_test`, FASSEG v3 subject {held_out} (all poses), `maskedface/test`,
+`celeb1k_hair/test` and `human_seg` ids >= {first_test}. The teacher is run on them too, but labels and training
+never read its output there.
+
+## Reproduction
+
+```
+{setup}
+python -m poreseg.training.labels --data {data} --teacher cache/teacher --out cache/labels
+python -m poreseg train parser --data {data} --labels cache/labels --steps {steps} --batch 16 --threads 2
+python -m poreseg eval parser --data {data}
+python -m poreseg.training.model_card parser --data {data} --steps {steps} --hours {hours:g}
+```
+
+Training resumes from `checkpoints/face_parser.ckpt` and writes `weights/face_parser.pt` at the end.
+
+## Evaluation
+
+`python -m poreseg eval parser` (FASSEG classes: brows count as hair, body and occluder as background):
+
+{report}
+
+{targets}
+
+For reference, the data README measures the MediaPipe teacher alone at 0.54 6-class mIoU on `fasseg/v2_test`.
+
+Generated {date} by `python -m poreseg.training.model_card parser` (torch {torch_version}).
+"""
+
+PORTRAIT_CARD = """\
+# Portrait segmenter: `weights/portrait.pt`
+
+**PortraitNet** (`poreseg/models/portrait_net.py`), trained from scratch by this project's code: a
+SINet-style (Park et al., 2019) extremely light network. Spatial-squeeze blocks (depthwise convolutions
+on pooled copies of the features) at 1/4, 1/8 and 1/16 resolution and an information-blocking decoder
+that adds 1/8, 1/4 and 1/2 resolution detail only where the coarser prediction is unsure. Input: the whole
+image resized to 256x256; person logits at 1/2 resolution. {params:,} parameters; weights file
+{size_mb:.2f} MB ({size:,} bytes).
+
+`poreseg.segment_portrait` upsamples the person probability to the image (at most {refine_max} px on the
+long side), snaps it to the image edges with a guided filter (He et al., grey guide) and resizes it to full size.
+
+sha256: {sha}
+
+## Training
+
+- Steps: {steps} (batch 16); training duration: {hours:g} h wall-clock on CPU.
+- Loss: cross-entropy + soft Dice on labelled pixels; AdamW (weight decay 1e-4), learning rate 4e-3,
+  200-step warm-up, cosine decay.
+- Augmentation: random crop of 55-100% of each side squashed to 256x256, rotation, flip; exposure,
+  colour, blur, noise and JPEG changes. Images are kept at most {store_max} px on the long side.
+{notes}
+## Training data
+
+Read from `{data}` (see its README.md); none of it is shipped. {n_train} training images:
+
+| folder | images | labels | licence / citation |
+|---|---|---|---|
+| `human_seg` (ids < {first_test}) | {n_human} | human person masks, drawn {human_repeat}x as often | VikramShenoy97/Human-Segmentation-Dataset, no licence stated; training and evaluation only |
+| `fasseg/v2_train`, `fasseg/v3_train` (all subjects but {held_out}) | {n_fasseg} | MediaPipe selfie teacher | Khan, Mauro, Leonardi (2015/2017), github massimomauro/FASSEG-repository; research use |
+| `celeb1k_hair/train`, `celeb1k_hair/val` | {n_celeb} | MediaPipe selfie teacher | CelebAMask-HQ: non-commercial research only, no redistribution |
+| `maskedface/train` | {n_masked} | MediaPipe selfie teacher | MaskedFace-Net, CC BY-NC-SA 4.0 (FFHQ images under their own CC licences) |
+| `london/neutral_front`, `london/smiling_front` | {n_london} | MediaPipe selfie teacher | Face Research Lab London Set, CC BY 4.0: DeBruine L, Jones B (2017), doi:10.6084/m9.figshare.5047666.v5 |
+| `cc0_lisa/lisa` | {n_lisa} | MediaPipe selfie teacher | CC0, webmorphR.stim (Lisa DeBruine) |
+| `mste/images` | {n_mste} | MediaPipe selfie teacher | Monk Skin Tone Examples (MST-E), Google / TONL, Schumann et al. 2023; reported as CC BY 4.0, not confirmed |
+
+Teacher pseudo labels (MediaPipe 0.10.21 selfie segmentation): person where its probability is above
+0.75, background below 0.25, ignored in between. Held out (never trained on): `human_seg` ids >= {first_test}.
+
+## Reproduction
+
+```
+{setup}
+python -m poreseg train portrait --data {data} --teacher cache/teacher --steps {steps} --batch 16 --threads 2
+python -m poreseg eval portrait --data {data}
+python -m poreseg.training.model_card portrait --data {data} --steps {steps} --hours {hours:g}
+```
+
+Training resumes from `checkpoints/portrait.ckpt` and writes `weights/portrait.pt` at the end.
+
+## Evaluation
+
+`python -m poreseg eval portrait` (person probability thresholded at 0.5, dataset-level IoU):
+
+{report}
+
+{targets}
+
+For reference, the data README measures the MediaPipe selfie teacher alone at 0.91 person IoU on `human_seg`.
+
+Generated {date} by `python -m poreseg.training.model_card portrait` (torch {torch_version}).
+"""
+
+
+def remembered(function):
+    """``function`` of an image, computed once per distinct image (the targets reuse the report's results)."""
+    results = {}
+
+    def call(rgb):
+        key = (rgb.shape, hashlib.sha1(rgb.tobytes()).digest())
+        if key not in results:
+            results[key] = function(rgb)
+        return results[key]
+    return call
+
+
+def targets_table(rows: list[tuple[str, str, float, float]]) -> str:
+    lines = ["| target | goal | measured | |", "|---|---|---|---|"]
+    for name, op, goal, value in rows:
+        met = value >= goal if op == ">=" else value <= goal
+        lines.append(f"| {name} | {op} {goal:.2f} | {value:.3f} | {'met' if met else 'NOT met'} |")
+    return "\n".join(lines)
+
+
+def evaluate_parser(net, data: Path) -> tuple[str, str]:
+    from poreseg import parsing
+    from poreseg.training import evaluate
+    parsing._default_parser = parsing.FaceParser.from_net(net)  # parse_face now runs exactly these bytes
+    parse = remembered(lambda rgb: parsing.parse_face(rgb).labels)
+    report = evaluate.parser_report(parse, data)
+    fasseg = evaluate.fasseg_table(parse, datasets.fasseg(data, "v2_test"))
+    masks = evaluate.facemask_table(parse, datasets.maskedface(data, "test"))
+    return report, targets_table([
+        ("FASSEG v2_test 6-class mIoU", ">=", 0.80, fasseg["mIoU"]),
+        ("FASSEG v2_test skin IoU", ">=", 0.85, fasseg["skin"]),
+        ("MaskedFace test occluder IoU", ">=", 0.85, masks["occluder IoU"]),
+        ("MaskedFace test mask pixels called skin", "<=", 0.05, masks["mask pixels called skin"]),
+    ])
+
+
+def evaluate_portrait(net, data: Path) -> tuple[str, str]:
+    from poreseg import portrait
+    from poreseg.training import evaluate
+    portrait._default_segmenter = portrait.PortraitSegmenter.from_net(net)
+    segment = remembered(portrait.segment_portrait)
+    report = evaluate.portrait_report(segment, data)
+    iou = evaluate.person_iou(segment, datasets.human_seg(data, "test"))
+    return report, targets_table([("human_seg dev test person IoU", ">=", 0.92, iou)])
+
+
+def card_facts(model: str, data: Path) -> dict:
+    """Sizes of the data sources (counted from the data folder) and the training constants."""
+    from poreseg.training import occlusion, parser_data, train_parser, train_portrait
+    from poreseg import parsing, portrait
+    count = {key: len(value) for key, value in {
+        "n_fasseg": datasets.fasseg(data, "v2_train") + datasets.fasseg(data, "v3_fit"),
+        "n_celeb": datasets.celeb1k(data, "train") + datasets.celeb1k(data, "val"),
+        "n_masked": datasets.maskedface(data, "train"),
+        "n_human": datasets.human_seg(data, "train"),
+        "n_train": datasets.parser_training_samples(data),
+    }.items()}
+    folders = [s.key.split("/")[0] for s in datasets.unlabelled(data)]
+    count.update(n_london=sum(f.startswith("london") for f in folders), n_lisa=folders.count("cc0_lisa_lisa"),
+                 n_mste=folders.count("mste_images"), held_out=", ".join(datasets.FASSEG_V3_HELD_OUT_SUBJECTS),
+                 first_test=datasets.HUMAN_SEG_FIRST_TEST_ID)
+    if model == "parser":
+        count.update(n_templates=len(occlusion.load_mask_templates(data)), crop_scale=parsing.CROP_SCALE,
+                     dice=train_parser.DICE_WEIGHT, consensus=train_parser.CONSENSUS_WEIGHT,
+                     find_share=parser_data.FIND_VIEW_SHARE, occlusion_share=parser_data.OCCLUSION_SHARE,
+                     fasseg_repeat=parser_data.HUMAN_FACE_LABEL_REPEAT)
+    else:
+        count.update(refine_max=portrait.REFINE_MAX_SIDE, store_max=train_portrait.STORE_MAX_SIDE,
+                     human_repeat=train_portrait.HUMAN_MASK_REPEAT)
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m poreseg.training.model_card", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=("parser", "portrait"))
+    parser.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
+    parser.add_argument("--steps", type=int, required=True, help="training steps the weights were trained for")
+    parser.add_argument("--hours", type=float, required=True, help="training duration, wall-clock hours")
+    parser.add_argument("--notes", default="", help="extra line(s) for the Training section")
+    args = parser.parse_args(argv)
+    data = args.data or datasets.DEFAULT_DATA_DIR
+    if not data.is_dir():
+        print(f"model_card: error: data folder {data} not found (pass --data or set PORESEG_DATA)", file=sys.stderr)
+        return 2
+
+    import torch
+    from poreseg.models.parser_net import FaceParserNet
+    from poreseg.models.portrait_net import PortraitNet
+    from poreseg.classes import CLASSES
+    from poreseg.weights import WEIGHTS_DIR, sha256
+
+    name = "face_parser" if args.model == "parser" else "portrait"
+    weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
+    if not weights.exists():
+        print(f"model_card: error: {weights} not found (train first)", file=sys.stderr)
+        return 1
+    blob = weights.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    net = FaceParserNet(len(CLASSES)) if args.model == "parser" else PortraitNet()
+    net.load_state_dict(state["model"] if "model" in state else state)
+    net.eval()
+
+    started = time.time()
+    report, targets = (evaluate_parser if args.model == "parser" else evaluate_portrait)(net, data)
+    print(f"{report}\n\n{targets}\n\nevaluated in {(time.time() - started) / 60:.1f} min", flush=True)
+
+    data_text = str(args.data) if args.data else "../shared/data"
+    text = (PARSER_CARD if args.model == "parser" else PORTRAIT_CARD).format(
+        **card_facts(args.model, data), data=data_text, setup=COMMON_SETUP.format(data=data_text),
+        params=sum(p.numel() for p in net.parameters()), size=len(blob), size_mb=len(blob) / 1e6, sha=digest,
+        steps=args.steps, hours=args.hours, notes=f"- Notes: {args.notes}\n" if args.notes else "",
+        report=report, targets=targets, date=time.strftime("%Y-%m-%d"), torch_version=torch.__version__)
+
+    # poreseg.weights reads the first `sha256 ... <64 hex>` of the card: it must be this file's, and alone.
+    found = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", text)
+    if re.findall(r"[0-9a-f]{64}", text) != [digest] or not found or found.group(1) != digest:
+        print("model_card: error: the card must hold the weights' sha256 as its only 64-hex string", file=sys.stderr)
+        return 1
+    if sha256(weights) != digest:
+        print(f"model_card: error: {weights} changed during the evaluation; run again", file=sys.stderr)
+        return 1
+    card.with_suffix(".md.tmp").write_text(text)
+    card.with_suffix(".md.tmp").replace(card)
+    print(f"wrote {card} (sha256 {digest})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

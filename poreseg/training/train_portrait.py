@@ -1,0 +1,124 @@
+"""Train the portrait segmenter (``python -m poreseg train portrait``).
+
+Human person masks (human_seg training split) where they exist, the MediaPipe selfie teacher's
+masks elsewhere (portraits of every other folder; uncertain teacher pixels are ignored), with strong
+geometric and photometric augmentation.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from poreseg.classes import IGNORE
+from poreseg.models.portrait_net import PortraitNet
+from poreseg.parsing import normalise
+from poreseg.portrait import INPUT_SIZE, PortraitSegmenter
+from poreseg.training import datasets, evaluate, loop
+from poreseg.training.augment import photometric
+
+STORE_MAX_SIDE = 512
+HUMAN_MASK_REPEAT = 3
+
+
+def _store(rgb: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = target.shape
+    scale = min(1.0, STORE_MAX_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return (cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(target, size, interpolation=cv2.INTER_NEAREST))
+
+
+def load_targets(data_dir: Path, teacher_dir: Path) -> tuple[list, np.ndarray]:
+    """(rgb, target) pairs, target 0 background / 1 person / IGNORE, and their sampling weights."""
+    items, weights = [], []
+    for sample in datasets.human_seg(data_dir, "train"):
+        rgb = datasets.read_rgb(sample.image)
+        items.append(_store(rgb, (datasets.read_label(sample.person_mask, rgb.shape[:2]) > 0).astype(np.uint8)))
+        weights.append(HUMAN_MASK_REPEAT)
+    teacher_samples = [s for s in datasets.parser_training_samples(data_dir) if s.person_mask is None]
+    for sample in teacher_samples:
+        rgb = datasets.read_rgb(sample.image)
+        with np.load(teacher_dir / f"{sample.key}.npz") as teacher:
+            person = cv2.resize(teacher["person"], (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        target = np.full(person.shape, IGNORE, np.uint8)
+        target[person < 64] = 0
+        target[person > 192] = 1
+        items.append(_store(rgb, target))
+        weights.append(1.0)
+    weights = np.array(weights)
+    return items, weights / weights.sum()
+
+
+def batches(items, weights, batch_size: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    while True:
+        xs, ys = [], []
+        for i in rng.choice(len(items), batch_size, p=weights):
+            rgb, target = items[i]
+            h, w = target.shape
+            # random crop of 55-100% of each side, rotation, flip; the network sees a squashed square
+            ch, cw = int(h * rng.uniform(0.55, 1.0)), int(w * rng.uniform(0.55, 1.0))
+            y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+            src = np.float32([[x0, y0], [x0 + cw, y0], [x0, y0 + ch]])
+            dst = np.float32([[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE]])
+            matrix = cv2.getAffineTransform(src, dst)
+            rotation = cv2.getRotationMatrix2D((INPUT_SIZE / 2, INPUT_SIZE / 2), rng.normal(0, 8), 1.0)
+            matrix = rotation @ np.vstack([matrix, [0, 0, 1]])
+            if rng.random() < 0.5:
+                matrix = np.array([[-1, 0, INPUT_SIZE], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+            view = cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REFLECT)
+            label = cv2.warpAffine(target, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_NEAREST,
+                                   borderMode=cv2.BORDER_REFLECT)
+            xs.append(normalise(photometric(view, rng)))
+            ys.append(label)
+        yield torch.cat(xs), torch.from_numpy(np.stack(ys).astype(np.int64))
+
+
+def portrait_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    valid = labels != IGNORE
+    person = logits.softmax(1)[:, 1][valid]
+    truth = (labels[valid] == 1).float()
+    dice = 1 - (2 * (person * truth).sum() + 1) / (person.sum() + truth.sum() + 1)
+    return F.cross_entropy(logits, labels, ignore_index=IGNORE) + dice
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m poreseg train portrait", description=__doc__)
+    parser.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA_DIR)
+    parser.add_argument("--teacher", type=Path, default=Path("cache/teacher"))
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/portrait.ckpt"))
+    parser.add_argument("--out", type=Path, default=Path("weights/portrait.pt"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    started = time.time()
+    items, weights = load_targets(args.data, args.teacher)
+    print(f"{len(items)} training images", flush=True)
+    model = PortraitNet()
+
+    def validate() -> str:
+        # The training split only: the dev test split stays for the final report.
+        session = PortraitSegmenter.from_net(model)
+        samples = datasets.human_seg(args.data, "train")[::6]
+        return f"person IoU on a training subset {evaluate.person_iou(session, samples):.3f}"
+
+    loop.train(model, batches(items, weights, args.batch), portrait_loss, args.steps, args.checkpoint, lr=4e-3,
+               validate=validate, every=500, log=lambda m: print(m, flush=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict()}, args.out)
+    print(f"saved {args.out} after {(time.time() - started) / 3600:.2f} h in this run", flush=True)
+
+
+if __name__ == "__main__":
+    main()

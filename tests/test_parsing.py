@@ -1,0 +1,183 @@
+"""Face parsing: the interface contracts of parse_face, and a plausible layout on real portraits."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import poreseg
+from conftest import REPO_ROOT, requires_weights
+from poreseg.classes import CLASSES, EYE, FACIAL_FEATURES, HAIR, LIPS, MOUTH, NOSE, SKIN
+from poreseg.imageio import load_image
+
+needs_parser = requires_weights("face_parser")
+
+
+def example(name: str) -> np.ndarray:
+    return load_image(REPO_ROOT / "examples" / name)
+
+
+def resized(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    shrink = width * height < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def pixels(labels: np.ndarray, *classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels labelled with any of ``classes``; fails if there are none."""
+    ys, xs = np.nonzero(np.isin(labels, classes))
+    assert ys.size, f"no {'/'.join(CLASSES[c] for c in classes)} pixels"
+    return ys, xs
+
+
+def mean_row(labels: np.ndarray, *classes: int) -> float:
+    return float(pixels(labels, *classes)[0].mean())
+
+
+def centroid(labels: np.ndarray, *classes: int) -> tuple[float, float]:
+    ys, xs = pixels(labels, *classes)
+    return float(xs.mean()), float(ys.mean())
+
+
+def assert_parsing_contract(parsing, height: int, width: int) -> None:
+    assert isinstance(parsing, poreseg.FaceParsing)
+    assert parsing.labels.shape == (height, width)
+    assert parsing.labels.dtype == np.uint8
+    assert parsing.labels.max() < len(CLASSES)
+    assert isinstance(parsing.faces_found, int)
+    assert (parsing.face_box is None) == (parsing.faces_found == 0)
+    if parsing.face_box is not None:
+        assert len(parsing.face_box) == 4
+        assert all(isinstance(v, int) for v in parsing.face_box), parsing.face_box
+        x0, y0, x1, y1 = parsing.face_box
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, parsing.face_box
+
+
+def test_class_table_is_fixed():
+    assert poreseg.CLASSES == ("background", "skin", "brow", "eye", "nose", "lips", "mouth", "hair", "body",
+                               "occluder")
+
+
+# --- interface contracts -------------------------------------------------------------------------------
+
+@needs_parser
+@pytest.mark.parametrize("height, width", [(500, 700), (1500, 2000)])
+def test_labels_at_non_square_input_size(height, width):
+    parsing = poreseg.parse_face(resized(example("005_03.jpg"), height, width))
+    assert_parsing_contract(parsing, height, width)
+
+
+@pytest.fixture(scope="module")
+def small_portrait() -> np.ndarray:
+    return resized(example("005_03.jpg"), 360, 480)
+
+
+@pytest.fixture(scope="module")
+def small_portrait_parsing(small_portrait):
+    return poreseg.parse_face(small_portrait)
+
+
+ARRAY_VARIANTS = {
+    "grey": lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
+    "rgba": lambda rgb: np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]),
+    "uint16": lambda rgb: rgb.astype(np.uint16) * 257,
+}
+
+
+@needs_parser
+@pytest.mark.parametrize("variant", ARRAY_VARIANTS)
+def test_array_variant_is_parsed_at_input_size(small_portrait, variant):
+    parsing = poreseg.parse_face(ARRAY_VARIANTS[variant](small_portrait))
+    assert_parsing_contract(parsing, *small_portrait.shape[:2])
+
+
+@needs_parser
+@pytest.mark.parametrize("variant", ["rgba", "uint16"])
+def test_lossless_array_variant_parses_like_rgb(small_portrait, small_portrait_parsing, variant):
+    parsing = poreseg.parse_face(ARRAY_VARIANTS[variant](small_portrait))
+    np.testing.assert_array_equal(parsing.labels, small_portrait_parsing.labels)
+    assert parsing.face_box == small_portrait_parsing.face_box
+
+
+@needs_parser
+def test_no_face_in_smooth_colour_noise():
+    coarse_noise = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    smooth = cv2.resize(coarse_noise, (640, 480), interpolation=cv2.INTER_CUBIC)
+    parsing = poreseg.parse_face(smooth)
+    assert parsing.faces_found == 0
+    assert parsing.face_box is None
+    assert_parsing_contract(parsing, 480, 640)
+
+
+# --- two faces: the larger one is parsed ---------------------------------------------------------------
+
+LARGE_SIDE, SMALL_SIDE, GAP = 1000, 550, 50
+
+
+@pytest.fixture(scope="module")
+def two_faces_parsing():
+    """012_08 at 1000 px on the left, 005_03 at 550 px to its right, on the examples' grey backdrop."""
+    canvas = np.full((LARGE_SIDE, LARGE_SIDE + GAP + SMALL_SIDE, 3), 205, np.uint8)
+    canvas[:, :LARGE_SIDE] = resized(example("012_08.jpg"), LARGE_SIDE, LARGE_SIDE)
+    top = (LARGE_SIDE - SMALL_SIDE) // 2
+    canvas[top:top + SMALL_SIDE, LARGE_SIDE + GAP:] = resized(example("005_03.jpg"), SMALL_SIDE, SMALL_SIDE)
+    return poreseg.parse_face(canvas)
+
+
+@needs_parser
+def test_two_portraits_give_two_faces(two_faces_parsing):
+    assert two_faces_parsing.faces_found == 2
+
+
+@needs_parser
+def test_face_box_lies_in_the_larger_portrait(two_faces_parsing):
+    assert two_faces_parsing.face_box is not None
+    assert two_faces_parsing.face_box[2] <= LARGE_SIDE, two_faces_parsing.face_box
+
+
+# --- plausible layout on real portraits ----------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["005_03.jpg", "lisa1.jpg"])
+def portrait_parsing(request):
+    return poreseg.parse_face(example(request.param))
+
+
+@needs_parser
+def test_portrait_has_one_face(portrait_parsing):
+    assert portrait_parsing.faces_found == 1
+
+
+@needs_parser
+def test_skin_is_the_largest_face_class(portrait_parsing):
+    counts = np.bincount(portrait_parsing.labels.ravel(), minlength=len(CLASSES))
+    assert counts[SKIN] > counts[list(FACIAL_FEATURES)].max(), dict(zip(CLASSES, counts))
+
+
+@needs_parser
+def test_skin_covers_a_sensible_fraction(portrait_parsing):
+    fraction = (portrait_parsing.labels == SKIN).mean()
+    assert 0.05 < fraction < 0.5, fraction
+
+
+@needs_parser
+def test_eyes_are_above_the_mouth(portrait_parsing):
+    assert mean_row(portrait_parsing.labels, EYE) < mean_row(portrait_parsing.labels, LIPS, MOUTH)
+
+
+@needs_parser
+def test_nose_is_between_eyes_and_mouth(portrait_parsing):
+    labels = portrait_parsing.labels
+    assert mean_row(labels, EYE) < mean_row(labels, NOSE) < mean_row(labels, LIPS, MOUTH)
+
+
+@needs_parser
+def test_hair_is_above_the_eyes(portrait_parsing):
+    assert mean_row(portrait_parsing.labels, HAIR) < mean_row(portrait_parsing.labels, EYE)
+
+
+@needs_parser
+@pytest.mark.parametrize("feature", [EYE, LIPS], ids=[CLASSES[EYE], CLASSES[LIPS]])
+def test_face_box_contains_feature_centroid(portrait_parsing, feature):
+    assert portrait_parsing.face_box is not None
+    x0, y0, x1, y1 = portrait_parsing.face_box
+    x, y = centroid(portrait_parsing.labels, feature)
+    assert x0 <= x <= x1 and y0 <= y <= y1, (portrait_parsing.face_box, (x, y))

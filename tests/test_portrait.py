@@ -1,0 +1,115 @@
+"""Portrait segmentation: the probability map's contract and plausibility, its edge refinement, and the
+checked loading of weight files."""
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import poreseg
+from conftest import REPO_ROOT, requires_weights
+from poreseg import weights
+from poreseg.imageio import load_image
+from poreseg.portrait import guided_filter
+from poreseg.weights import WeightsError, load_state
+
+needs_portrait = requires_weights("portrait")
+
+
+def resized(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    shrink = width * height < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+@pytest.fixture(scope="module")
+def london_portrait() -> np.ndarray:
+    """A centred head and shoulders on a plain grey backdrop."""
+    return load_image(REPO_ROOT / "examples" / "005_03.jpg")
+
+
+@pytest.fixture(scope="module")
+def london_probability(london_portrait) -> np.ndarray:
+    return poreseg.segment_portrait(london_portrait)
+
+
+@needs_portrait
+@pytest.mark.parametrize("height, width", [(500, 700), (1500, 2000), (1600, 1100)])
+def test_probability_map_at_non_square_input_size(london_portrait, height, width):
+    probability = poreseg.segment_portrait(resized(london_portrait, height, width))
+    assert probability.shape == (height, width)
+    assert probability.dtype == np.float32
+    assert 0.0 <= probability.min() and probability.max() <= 1.0
+
+
+@needs_portrait
+def test_image_centre_is_person(london_probability):
+    h, w = london_probability.shape
+    assert london_probability[h // 2, w // 2] > 0.5
+
+
+@needs_portrait
+def test_top_corners_are_background(london_probability):
+    side = london_probability.shape[1] // 20
+    assert london_probability[:side, :side].max() < 0.5
+    assert london_probability[:side, -side:].max() < 0.5
+
+
+@needs_portrait
+def test_person_fraction_is_plausible(london_probability):
+    fraction = (london_probability > 0.5).mean()
+    assert 0.2 < fraction < 0.9, fraction
+
+
+# --- guided filter --------------------------------------------------------------------------------------
+
+def test_guided_filter_keeps_a_constant_map_constant():
+    guide = np.random.default_rng(0).random((60, 80), dtype=np.float32)
+    source = np.full((60, 80), 0.7, np.float32)
+    np.testing.assert_allclose(guided_filter(guide, source, radius=4, eps=1e-3), 0.7, atol=1e-4)
+
+
+def test_guided_filter_preserves_a_step_edge_aligned_with_the_image_edge():
+    guide = np.full((60, 80), 0.2, np.float32)
+    guide[:, 40:] = 0.8
+    source = (guide > 0.5).astype(np.float32)
+    filtered = guided_filter(guide, source, radius=4, eps=1e-3)
+    assert filtered[:, :40].max() < 0.1
+    assert filtered[:, 40:].min() > 0.9
+
+
+# --- weight loading -------------------------------------------------------------------------------------
+
+def test_missing_weights_name_the_path(tmp_path):
+    path = tmp_path / "missing.pt"
+    with pytest.raises(WeightsError, match=re.escape(str(path))):
+        load_state("face_parser", path)
+
+
+def test_corrupted_weights_file(tmp_path):
+    path = tmp_path / "corrupted.pt"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(WeightsError):
+        load_state("face_parser", path)
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """A weights directory holding ``x.pt``, a valid checkpoint with an empty state dict."""
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    torch.save({"model": {}}, tmp_path / "x.pt")
+    return tmp_path
+
+
+def test_weights_matching_their_model_card_load(weights_dir):
+    (weights_dir / "x.md").write_text(f"sha256: {weights.sha256(weights_dir / 'x.pt')}\n")
+    assert load_state("x") == {}
+
+
+def test_weights_not_matching_their_model_card_sha256(weights_dir):
+    wrong = "0123456789abcdef" * 4
+    (weights_dir / "x.md").write_text(f"# x\n\nsha256: {wrong}\n")
+    with pytest.raises(WeightsError, match=wrong):
+        load_state("x")
