@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.classes import BACKGROUND, CLASSES, FACIAL_FEATURES
+from poreseg.classes import BACKGROUND, CLASSES, EYE, FACIAL_FEATURES, NOSE, SKIN
 from poreseg.imageio import as_rgb8
 from poreseg.models.parser_net import FaceParserNet
 from poreseg.weights import load_state
@@ -21,7 +21,11 @@ from poreseg.weights import load_state
 INPUT_SIZE = FaceParserNet.input_size
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
 LABEL_UPSAMPLE_MAX = 1024  # logits are resampled to at most this size before the argmax
-MIN_FEATURE_AREA = 0.0004  # of the find-pass image: smaller feature clusters are not faces
+MIN_FEATURE_AREA = 0.0004  # of a view: smaller feature clusters are not faces
+# The find pass looks again at a finer size when it finds nothing or only a face too small to trust.
+FIND_SIZES = (INPUT_SIZE, 2 * INPUT_SIZE)
+SMALL_FACE = 0.15  # feature box side / find view side: smaller faces are parsed from the finer view
+NO_ROOM_FOR_MORE = 0.4  # a face this large leaves no room for others the coarse view could miss
 
 
 @dataclass
@@ -77,21 +81,34 @@ def letterbox_matrix(height: int, width: int, out_size: int) -> np.ndarray:
     return square_crop_matrix((width / 2, height / 2), side, out_size)
 
 
-def feature_clusters(labels: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes of the clusters of facial features in a label map, largest first: one per face."""
-    features = np.isin(labels, FACIAL_FEATURES).astype(np.uint8)
-    size = labels.shape[0]
-    merge = max(3, int(size * 0.04)) | 1
-    merged = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (merge, merge)))
-    count, components, stats, _ = cv2.connectedComponentsWithStats(merged)
+def face_boxes(labels: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Facial-feature boxes of the faces in a label map, largest first.
+
+    A face is a connected region of skin and features that holds an eye or a nose, so that the
+    lips or brows of one face are not counted as another.
+    """
+    features = np.isin(labels, FACIAL_FEATURES)
+    count, components = cv2.connectedComponents((features | (labels == SKIN)).astype(np.uint8))
+    feature_pixels = np.bincount(components[features], minlength=count)
+    anchors = np.bincount(components[np.isin(labels, (EYE, NOSE))], minlength=count)
     boxes = []
-    for c in range(1, count):
-        inside = features.astype(bool) & (components == c)
-        if inside.sum() < MIN_FEATURE_AREA * labels.size:
+    for c in np.nonzero((feature_pixels >= MIN_FEATURE_AREA * labels.size) & (anchors > 0))[0]:
+        if c == 0:
             continue
-        ys, xs = np.nonzero(inside)
-        boxes.append((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))
+        ys, xs = np.nonzero(features & (components == c))
+        boxes.append((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
     return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+def _side(box: tuple[int, int, int, int]) -> int:
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def _to_image(box: tuple[int, int, int, int], matrix: np.ndarray) -> tuple[float, float, float, float]:
+    """A box of a view back in image coordinates (the views are not rotated)."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[box[0], box[1], 1], [box[2], box[3], 1]], np.float64) @ inverse.T
+    return (*corners[0], *corners[1])
 
 
 class FaceParser:
@@ -109,41 +126,51 @@ class FaceParser:
         return cls(net=net)
 
     @torch.inference_mode()
-    def logits(self, rgb: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray:
-        """Class logits (HxWxC float32, ``out_size`` square) of the warped view ``matrix`` of the image."""
-        view = warp_view(rgb, matrix, INPUT_SIZE)
+    def logits(self, rgb: np.ndarray, matrix: np.ndarray, view_size: int, out_size: int) -> np.ndarray:
+        """Class logits (HxWxC float32, ``out_size`` square) of the ``view_size`` view ``matrix`` defines."""
+        view = warp_view(rgb, matrix, view_size)
         logits = self.net(normalise(view))
         logits = torch.nn.functional.interpolate(logits, size=(out_size, out_size), mode="bilinear",
                                                  align_corners=False)
         return logits[0].permute(1, 2, 0).numpy()
 
+    def find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, int]:
+        """Find-pass matrix, labels and face boxes of the view that locates the largest face, and the
+        number of faces. A finer view is added when the coarse one leaves room for smaller faces."""
+        h, w = rgb.shape[:2]
+        views = []
+        for size in FIND_SIZES:
+            matrix = letterbox_matrix(h, w, size)
+            labels = self.logits(rgb, matrix, size, size).argmax(-1).astype(np.uint8)
+            boxes = face_boxes(labels)
+            views.append((matrix, labels, boxes, size))
+            if boxes and _side(boxes[0]) >= NO_ROOM_FOR_MORE * size:
+                break
+        trusted = [v for v in views if v[2] and _side(v[2][0]) >= SMALL_FACE * v[3]]
+        matrix, labels, boxes, _ = (trusted or views)[-1 if not trusted else 0]
+        return matrix, labels, boxes, max(len(v[2]) for v in views)
+
     def __call__(self, rgb: np.ndarray) -> FaceParsing:
         h, w = rgb.shape[:2]
-        find_matrix = letterbox_matrix(h, w, INPUT_SIZE)
-        find_labels = self.logits(rgb, find_matrix, INPUT_SIZE).argmax(-1).astype(np.uint8)
+        find_matrix, find_labels, boxes, faces_found = self.find_faces(rgb)
         labels = _paste(find_labels, find_matrix, (h, w), np.full((h, w), BACKGROUND, np.uint8))
-        boxes = feature_clusters(find_labels)
         if not boxes:
             return FaceParsing(labels, None, 0)
-        inverse = cv2.invertAffineTransform(find_matrix)
-        corners = np.array([[boxes[0][0], boxes[0][1], 1], [boxes[0][2], boxes[0][3], 1]], np.float64) @ inverse.T
-        box = (*corners[0], *corners[1])
+        box = _to_image(boxes[0], find_matrix)
         for _ in range(2):  # a second crop, centred on the features the first crop found, is tighter
             centre, side = face_crop(box)
             out_size = int(min(LABEL_UPSAMPLE_MAX, max(INPUT_SIZE, side)))
             crop_matrix = square_crop_matrix(centre, side, out_size)
-            crop_labels = self.logits(rgb, square_crop_matrix(centre, side, INPUT_SIZE), out_size).argmax(-1)
-            crop_boxes = feature_clusters(crop_labels.astype(np.uint8))
+            crop_labels = self.logits(rgb, square_crop_matrix(centre, side, INPUT_SIZE), INPUT_SIZE, out_size)
+            crop_labels = crop_labels.argmax(-1).astype(np.uint8)
+            crop_boxes = face_boxes(crop_labels)
             if not crop_boxes:
                 break
-            back = cv2.invertAffineTransform(crop_matrix)
-            corners = np.array([[crop_boxes[0][0], crop_boxes[0][1], 1], [crop_boxes[0][2], crop_boxes[0][3], 1]],
-                               np.float64) @ back.T
-            box = (*corners[0], *corners[1])
-        labels = _paste(crop_labels.astype(np.uint8), crop_matrix, (h, w), labels)
+            box = _to_image(crop_boxes[0], crop_matrix)
+        labels = _paste(crop_labels, crop_matrix, (h, w), labels)
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         face_box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
-        return FaceParsing(labels, face_box, len(boxes))
+        return FaceParsing(labels, face_box, faces_found)
 
 
 def _paste(view_labels: np.ndarray, matrix: np.ndarray, size_hw: tuple[int, int], under: np.ndarray) -> np.ndarray:

@@ -187,8 +187,8 @@ def targets_table(rows: list[tuple[str, str, float, float]]) -> str:
 def evaluate_parser(net, data: Path) -> tuple[str, str]:
     from poreseg import parsing
     from poreseg.training import evaluate
-    parsing._default_parser = parsing.FaceParser.from_net(net)  # parse_face now runs exactly these bytes
-    parse = remembered(lambda rgb: parsing.parse_face(rgb).labels)
+    session = parsing.FaceParser.from_net(net)  # exactly the hashed bytes, whatever the old card says
+    parse = remembered(lambda rgb: session(rgb).labels)
     report = evaluate.parser_report(parse, data)
     fasseg = evaluate.fasseg_table(parse, datasets.fasseg(data, "v2_test"))
     masks = evaluate.facemask_table(parse, datasets.maskedface(data, "test"))
@@ -203,8 +203,7 @@ def evaluate_parser(net, data: Path) -> tuple[str, str]:
 def evaluate_portrait(net, data: Path) -> tuple[str, str]:
     from poreseg import portrait
     from poreseg.training import evaluate
-    portrait._default_segmenter = portrait.PortraitSegmenter.from_net(net)
-    segment = remembered(portrait.segment_portrait)
+    segment = remembered(portrait.PortraitSegmenter.from_net(net))
     report = evaluate.portrait_report(segment, data)
     iou = evaluate.person_iou(segment, datasets.human_seg(data, "test"))
     return report, targets_table([("human_seg dev test person IoU", ">=", 0.92, iou)])

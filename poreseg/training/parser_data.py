@@ -77,8 +77,10 @@ class ParserViews:
         h, w = labels.shape
         flip = rng.random() < 0.5
         if item.box is None or rng.random() < FIND_VIEW_SHARE:
-            zoom = np.exp(rng.uniform(-0.3, 0.15))
-            centre = (w / 2 + rng.normal(0, 0.05) * w, h / 2 + rng.normal(0, 0.05) * h)
+            # zoomed out up to 2.5x, off-centre: faces as small as the find pass must still see
+            zoom = np.exp(rng.uniform(-0.3, 0.9))
+            shift = 0.05 + 0.3 * (zoom - 1) * (zoom > 1)
+            centre = (w / 2 + rng.normal(0, shift) * w, h / 2 + rng.normal(0, shift) * h)
             matrix = square_crop_matrix(centre, max(h, w) * zoom, INPUT_SIZE, rng.normal(0, 8), flip)
         else:
             centre, side = face_crop(item.box)
