@@ -23,7 +23,8 @@ from poreseg.training import datasets, evaluate, loop
 from poreseg.training.augment import photometric
 
 STORE_MAX_SIDE = 512
-HUMAN_MASK_REPEAT = 3
+HUMAN_MASK_REPEAT = 8  # human_seg's varied scenes are what the teacher's portraits lack
+PASTE_SHARE = 0.4
 
 
 def _store(rgb: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,27 +56,55 @@ def load_targets(data_dir: Path, teacher_dir: Path) -> tuple[list, np.ndarray]:
     return items, weights / weights.sum()
 
 
-def batches(items, weights, batch_size: int, seed: int = 0):
+def random_view(rgb: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop (35-100% of each side), rotated and maybe flipped, squashed to the input square."""
+    h, w = target.shape
+    ch, cw = int(h * rng.uniform(0.35, 1.0)), int(w * rng.uniform(0.35, 1.0))
+    y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    src = np.float32([[x0, y0], [x0 + cw, y0], [x0, y0 + ch]])
+    dst = np.float32([[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE]])
+    matrix = cv2.getAffineTransform(src, dst)
+    rotation = cv2.getRotationMatrix2D((INPUT_SIZE / 2, INPUT_SIZE / 2), rng.normal(0, 8), 1.0)
+    matrix = rotation @ np.vstack([matrix, [0, 0, 1]])
+    if rng.random() < 0.5:
+        matrix = np.array([[-1, 0, INPUT_SIZE], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+    view = cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
+    label = cv2.warpAffine(target, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_REFLECT)
+    return view, label
+
+
+def paste_person(view: np.ndarray, label: np.ndarray, person_rgb: np.ndarray, person_mask: np.ndarray,
+                 rng: np.random.Generator) -> None:
+    """Copy-paste augmentation: a human-labelled person, at a random size and place, in front of the view."""
+    ys, xs = np.nonzero(person_mask)
+    if len(xs) < 50:
+        return
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    height = INPUT_SIZE * rng.uniform(0.15, 0.9)
+    scale = height / (y1 - y0)
+    size = (max(1, int((x1 - x0) * scale)), max(1, int(height)))
+    if size[0] >= INPUT_SIZE:
+        return
+    cut = cv2.resize(person_rgb[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(person_mask[y0:y1, x0:x1].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    top, left = rng.integers(0, INPUT_SIZE - size[1] + 1), rng.integers(0, INPUT_SIZE - size[0] + 1)
+    region = (slice(top, top + size[1]), slice(left, left + size[0]))
+    view[region] = (view[region] * (1 - alpha[..., None]) + cut * alpha[..., None]).astype(np.uint8)
+    label[region][alpha > 0.5] = 1
+
+
+def batches(items, weights, humans, batch_size: int, seed: int = 0):
+    """``humans``: indices of the items with human person masks, the source of pasted people."""
     rng = np.random.default_rng(seed)
     while True:
         xs, ys = [], []
         for i in rng.choice(len(items), batch_size, p=weights):
-            rgb, target = items[i]
-            h, w = target.shape
-            # random crop of 55-100% of each side, rotation, flip; the network sees a squashed square
-            ch, cw = int(h * rng.uniform(0.55, 1.0)), int(w * rng.uniform(0.55, 1.0))
-            y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-            src = np.float32([[x0, y0], [x0 + cw, y0], [x0, y0 + ch]])
-            dst = np.float32([[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE]])
-            matrix = cv2.getAffineTransform(src, dst)
-            rotation = cv2.getRotationMatrix2D((INPUT_SIZE / 2, INPUT_SIZE / 2), rng.normal(0, 8), 1.0)
-            matrix = rotation @ np.vstack([matrix, [0, 0, 1]])
-            if rng.random() < 0.5:
-                matrix = np.array([[-1, 0, INPUT_SIZE], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
-            view = cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REFLECT)
-            label = cv2.warpAffine(target, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_NEAREST,
-                                   borderMode=cv2.BORDER_REFLECT)
+            view, label = random_view(*items[i], rng)
+            if rng.random() < PASTE_SHARE:
+                person_rgb, person_target = items[humans[rng.integers(len(humans))]]
+                paste_person(view, label, person_rgb, person_target == 1, rng)
             xs.append(normalise(photometric(view, rng)))
             ys.append(label)
         yield torch.cat(xs), torch.from_numpy(np.stack(ys).astype(np.int64))
@@ -99,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/portrait.ckpt"))
     parser.add_argument("--out", type=Path, default=Path("weights/portrait.pt"))
+    parser.add_argument("--init", type=Path, help="weights to start from (fine-tuning), e.g. weights/portrait.pt")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -113,7 +143,11 @@ def main(argv: list[str] | None = None) -> None:
         samples = datasets.human_seg(args.data, "train")[::6]
         return f"person IoU on a training subset {evaluate.person_iou(session, samples):.3f}"
 
-    loop.train(model, batches(items, weights, args.batch), portrait_loss, args.steps, args.checkpoint, lr=4e-3,
+    if args.init and not args.checkpoint.exists():
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
+        print(f"starting from {args.init}", flush=True)
+    humans = list(range(len(datasets.human_seg(args.data, "train"))))  # load_targets puts them first
+    loop.train(model, batches(items, weights, humans, args.batch), portrait_loss, args.steps, args.checkpoint, lr=4e-3,
                validate=validate, every=500, log=lambda m: print(m, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict()}, args.out)
