@@ -46,21 +46,23 @@ class SpatialSqueezeBlock(nn.Module):
 class PortraitNet(nn.Module):
     input_size = 256
 
-    def __init__(self):
+    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 96)):
+        """``widths``: channels at strides 2, 4, 8 and 16."""
         super().__init__()
-        self.stem = ConvBNAct(3, 16, 3, 2)  # 1/2
-        self.down4 = nn.Sequential(ConvBNAct(16, 16, 3, 2, groups=16), ConvBNAct(16, 32, 1))  # 1/4
-        self.level4 = nn.Sequential(SpatialSqueezeBlock(32, 32, (1, 2)), SpatialSqueezeBlock(32, 32, (1, 4)))
-        self.down8 = nn.Sequential(ConvBNAct(32, 32, 3, 2, groups=32), ConvBNAct(32, 64, 1))  # 1/8
-        self.level8 = nn.Sequential(SpatialSqueezeBlock(64, 64, (1, 2)), SpatialSqueezeBlock(64, 64, (2, 4)),
-                                    SpatialSqueezeBlock(64, 64, (1, 4)), SpatialSqueezeBlock(64, 64, (2, 8)))
-        self.down16 = nn.Sequential(ConvBNAct(64, 64, 3, 2, groups=64), ConvBNAct(64, 96, 1))  # 1/16
-        self.level16 = nn.Sequential(SpatialSqueezeBlock(96, 96, (1, 2)), SpatialSqueezeBlock(96, 96, (2, 4)),
-                                     SpatialSqueezeBlock(96, 96, (1, 4)), SpatialSqueezeBlock(96, 96, (2, 8)))
-        self.coarse_head = nn.Conv2d(96, 2, 1)
-        self.detail8 = ConvBNAct(64, 2, 1, act=False)
-        self.detail4 = ConvBNAct(32, 2, 1, act=False)
-        self.detail2 = ConvBNAct(16, 2, 1, act=False)
+        c2, c4, c8, c16 = widths
+        self.stem = ConvBNAct(3, c2, 3, 2)
+        self.down4 = nn.Sequential(ConvBNAct(c2, c2, 3, 2, groups=c2), ConvBNAct(c2, c4, 1))
+        self.level4 = nn.Sequential(SpatialSqueezeBlock(c4, c4, (1, 2)), SpatialSqueezeBlock(c4, c4, (1, 4)))
+        self.down8 = nn.Sequential(ConvBNAct(c4, c4, 3, 2, groups=c4), ConvBNAct(c4, c8, 1))
+        self.level8 = nn.Sequential(SpatialSqueezeBlock(c8, c8, (1, 2)), SpatialSqueezeBlock(c8, c8, (2, 4)),
+                                    SpatialSqueezeBlock(c8, c8, (1, 4)), SpatialSqueezeBlock(c8, c8, (2, 8)))
+        self.down16 = nn.Sequential(ConvBNAct(c8, c8, 3, 2, groups=c8), ConvBNAct(c8, c16, 1))
+        self.level16 = nn.Sequential(SpatialSqueezeBlock(c16, c16, (1, 2)), SpatialSqueezeBlock(c16, c16, (2, 4)),
+                                     SpatialSqueezeBlock(c16, c16, (1, 4)), SpatialSqueezeBlock(c16, c16, (2, 8)))
+        self.coarse_head = nn.Conv2d(c16, 2, 1)
+        self.detail8 = ConvBNAct(c8, 2, 1, act=False)
+        self.detail4 = ConvBNAct(c4, 2, 1, act=False)
+        self.detail2 = ConvBNAct(c2, 2, 1, act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Person logits (background, person) at 1/2 of the input resolution."""

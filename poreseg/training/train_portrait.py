@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/portrait.ckpt"))
     parser.add_argument("--out", type=Path, default=Path("weights/portrait.pt"))
+    parser.add_argument("--widths", default="16,32,64,96", help="channels at strides 2, 4, 8, 16")
     parser.add_argument("--init", type=Path, help="weights to start from (fine-tuning), e.g. weights/portrait.pt")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     items, weights = load_targets(args.data, args.teacher)
     print(f"{len(items)} training images", flush=True)
-    model = PortraitNet()
+    model = PortraitNet(tuple(int(c) for c in args.widths.split(",")))
 
     def validate() -> str:
         # The training split only: the dev test split stays for the final report.
