@@ -1,0 +1,179 @@
+"""DoGPore on synthetic skin: finds rendered pores, ignores what only looks dark, adapts to lighting."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from poreseg.classes import IGNORE
+from poreseg.pores import scale, synth
+from poreseg.pores.dog import DogResult, coarse_labels, dog_pores
+
+PORE_PX = 4.0
+SIZE = 192
+
+
+def skin_patch(seed: int = 0, level: float = 150.0, noise: float = 2.0) -> np.ndarray:
+    """Flat skin with sensor-like noise and a faint, smooth micro-relief (HxWx3 uint8)."""
+    rng = np.random.default_rng(seed)
+    relief = cv2.GaussianBlur(rng.standard_normal((SIZE, SIZE)).astype(np.float32), (0, 0), 3) * 12
+    grey = level + relief + noise * rng.standard_normal((SIZE, SIZE)).astype(np.float32)
+    colour = np.array([1.0, 0.8, 0.7], np.float32)  # skin-like: red above green above blue
+    return np.clip(grey[..., None] * colour / colour.mean(), 0, 255).astype(np.uint8)
+
+
+def rendered(seed: int = 1) -> synth.SynthSample:
+    return synth.render_pores(skin_patch(seed), np.random.default_rng(seed), PORE_PX)
+
+
+def whole() -> np.ndarray:
+    return np.ones((SIZE, SIZE), bool)
+
+
+def found_centres(mask: np.ndarray, centres: np.ndarray) -> float:
+    """Share of ``centres`` (x, y) that lie in or within a pixel of a mask component."""
+    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    xs, ys = centres[:, 0].astype(int), centres[:, 1].astype(int)
+    return float(near[ys, xs].mean())
+
+
+def components(mask: np.ndarray) -> int:
+    return cv2.connectedComponents(mask.astype(np.uint8))[0] - 1
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_finds_rendered_pores_and_little_else():
+    sample = rendered()
+    assert len(sample.centres) >= 15
+    result = dog_pores(sample.rgb, whole(), PORE_PX)
+    assert found_centres(result.mask, sample.centres) >= 0.8
+    count, labels = cv2.connectedComponents(result.mask.astype(np.uint8))
+    near_truth = cv2.dilate(sample.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    true_components = set(np.unique(labels[near_truth & result.mask]))
+    assert len(true_components) >= 0.9 * (count - 1)  # precision on components
+
+
+def test_result_contract():
+    sample = rendered()
+    region = whole()
+    region[:, : SIZE // 2] = False
+    result = dog_pores(sample.rgb, region, PORE_PX)
+    assert isinstance(result, DogResult) and result.pore_px == PORE_PX
+    assert result.mask.dtype == bool and result.mask.shape == region.shape
+    assert result.response.dtype == np.float32 and result.response.shape == region.shape
+    assert 0 <= result.response.min() and result.response.max() <= 1
+    assert not result.mask[~region].any() and not result.response[~region].any()
+    assert result.mask.any()
+
+
+def test_empty_region_gives_nothing():
+    result = dog_pores(skin_patch(), np.zeros((SIZE, SIZE), bool), PORE_PX)
+    assert not result.mask.any() and not result.response.any()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_flat_skin_has_no_pores(seed):
+    assert components(dog_pores(skin_patch(seed), whole(), PORE_PX).mask) == 0
+
+
+def test_dark_flat_skin_noise_is_not_pores():
+    assert components(dog_pores(skin_patch(3, level=25, noise=3), whole(), PORE_PX).mask) == 0
+
+
+def test_specular_highlight_and_its_rim_are_not_pores():
+    image = skin_patch().astype(np.float32)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    for cx, cy, radius in ((60, 60, 10), (130, 120, 3), (140, 50, 2)):  # a shine and two glints
+        glow = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius ** 2))
+        image += 200 * glow[..., None]
+    result = dog_pores(np.clip(image, 0, 255).astype(np.uint8), whole(), PORE_PX)
+    assert components(result.mask) == 0
+
+
+def test_no_pores_reported_on_or_beside_clipped_skin():
+    """Overexposed pale skin: where the red channel clips, the skin's brightness is unknown and the dark
+    gaps between clipped patches are not reliable pores."""
+    sample = rendered()
+    image = sample.rgb.astype(np.float32)
+    image[:, SIZE // 2:, 0] *= 1.7  # the right half's red channel clips on every pore-free pixel
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    clipped = cv2.dilate((image.max(axis=2) == 255).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    result = dog_pores(image, whole(), PORE_PX)
+    assert result.mask[:, : SIZE // 2].any()
+    assert not (result.mask & clipped).any()
+
+
+def test_gap_between_bright_bumps_is_not_a_pore():
+    """Skin inside a ring of bright bumps (papules, sheen on relief) looks dark next to them but is not
+    darker than the skin."""
+    image = skin_patch(7).astype(np.float32)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    for cy in range(32, SIZE, 64):
+        for cx in range(32, SIZE, 64):
+            for angle in np.linspace(0, 2 * np.pi, 5, endpoint=False):
+                bx, by = cx + 1.25 * PORE_PX * np.cos(angle), cy + 1.25 * PORE_PX * np.sin(angle)
+                image += 25 * np.exp(-((xx - bx) ** 2 + (yy - by) ** 2) / (2 * 1.5 ** 2))[..., None]
+    assert components(dog_pores(np.clip(image, 0, 255).astype(np.uint8), whole(), PORE_PX).mask) == 0
+
+
+def test_dark_specks_of_a_pixel_or_two_are_not_pores():
+    """At the smallest pore sizes a pore is a few pixels; one or two dark pixels are dust or noise."""
+    rng = np.random.default_rng(8)
+    image = skin_patch(8, level=180, noise=1.0).astype(np.float32)
+    for y, x in rng.integers(4, SIZE - 4, (40, 2)):
+        image[y, x:x + 1 + rng.integers(0, 2)] *= 0.7
+    assert components(dog_pores(image.astype(np.uint8), whole(), 2.5).mask) == 0
+
+
+def test_thin_dark_line_is_not_pores():
+    image = skin_patch()
+    cv2.line(image, (20, 40), (170, 150), (90, 72, 63), 1, cv2.LINE_AA)  # a hair
+    cv2.line(image, (30, 160), (170, 170), (110, 88, 77), 2, cv2.LINE_AA)  # a wrinkle
+    assert components(dog_pores(image, whole(), PORE_PX).mask) == 0
+
+
+def test_moles_are_not_pores():
+    image = skin_patch().astype(np.float32)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    # A soft mole three pore diameters across at half depth, and a sharp one six across.
+    image *= 1 - 0.35 * np.exp(-((xx - 50) ** 2 + (yy - 50) ** 2) / (2 * (1.2 * PORE_PX) ** 2))[..., None]
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    cv2.circle(image, (130, 130), int(3 * PORE_PX), (70, 50, 40), -1, cv2.LINE_AA)
+    assert components(dog_pores(cv2.GaussianBlur(image, (0, 0), 1.0), whole(), PORE_PX).mask) == 0
+
+
+def test_same_pores_under_other_exposure_and_a_lighting_gradient():
+    sample = rendered()
+    original = dog_pores(sample.rgb, whole(), PORE_PX).mask
+    darker = (sample.rgb.astype(np.float32) * 0.7).astype(np.uint8)
+    ramp = np.linspace(0.65, 1.35, SIZE, dtype=np.float32)[None, :, None]
+    graded = np.clip(sample.rgb.astype(np.float32) * ramp, 0, 255).astype(np.uint8)
+    assert iou(original, dog_pores(darker, whole(), PORE_PX).mask) >= 0.8
+    assert iou(original, dog_pores(graded, whole(), PORE_PX).mask) >= 0.8
+
+
+def test_coarse_labels_are_confident_pores_and_clear_skin():
+    sample = rendered()
+    region = whole()
+    region[:, :20] = False
+    result = dog_pores(sample.rgb, region, PORE_PX)
+    labels = coarse_labels(result, region)
+    assert labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1, IGNORE}
+    assert (labels[~region] == IGNORE).all()
+    assert (labels == 1).any() and not ((labels == 1) & ~result.mask).any()
+    # Background is confident only away from every detected pore.
+    near_pore = cv2.dilate(result.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert not ((labels == 0) & near_pore).any()
+    assert (labels == 0).mean() > 0.3
+    # Positives sit on real pores.
+    assert sample.mask[labels == 1].mean() > 0.7
+
+
+@pytest.mark.parametrize("pore_px", [3.0, 6.0])
+def test_pore_size_estimated_from_the_skin(pore_px):
+    image = synth.render_pores(skin_patch(4, noise=1.0), np.random.default_rng(4), pore_px).rgb
+    estimate = scale.estimate_pore_px(image, whole())
+    assert 1 / 1.4 < estimate / pore_px < 1.4
