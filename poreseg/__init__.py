@@ -1,7 +1,7 @@
 """poreseg: facial skin analysis (face parsing, portrait segmentation and pore segmentation)."""
 from poreseg.classes import CLASSES
 
-__all__ = ["CLASSES", "parse_face", "segment_portrait", "FaceParsing"]
+__all__ = ["CLASSES", "parse_face", "segment_portrait", "segment_pores", "FaceParsing", "PoreResult"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,7 @@ def __getattr__(name: str):
     if name == "segment_portrait":
         from poreseg.portrait import segment_portrait
         return segment_portrait
+    if name in ("segment_pores", "PoreResult"):
+        from poreseg.pores import segment
+        return getattr(segment, name)
     raise AttributeError(f"module 'poreseg' has no attribute {name!r}")

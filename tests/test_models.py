@@ -12,13 +12,7 @@ PARSER_MAX_BYTES = 4_000_000  # fp32 weights
 PORTRAIT_MAX_BYTES = 500_000
 
 
-@pytest.fixture(autouse=True)
-def _deterministic_and_light():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors; do not compete with other work on the machine
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
 
 def _parameter_bytes(model: torch.nn.Module) -> int:

@@ -1,0 +1,246 @@
+"""Pore segmentation of a photo: the region to analyse, the pore scale, then PS-Net (or DoGPore).
+
+PS-Net runs on the bounding box of the region only, in tiles: each tile is the network's input with
+``TILE_MARGIN`` pixels of context on every side, of which only the inner part (the core) is kept. The
+network's activations thus stay bounded on 12 MP photos (only the prepared input and the output maps
+grow with the region), and the cores fit together without seams: tiles start on the network's 16-pixel
+grid and share their Monte-Carlo draws, so a tiled image gives the same answer as one pass would, up to
+the small influence of what lies beyond a tile's margin.
+
+Scale: the network learned pores at the photos' native sizes (about 3-10 px). A photo whose pores are
+larger than ``MAX_PORE_PX`` (a close-up) is first shrunk so that they are that large: faster, and within
+what the network saw. A photo is never enlarged; pores of 2 px are what the sub-pixel head is for.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from poreseg.imageio import as_rgb8
+from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
+from poreseg.pores.dog import dog_pores
+from poreseg.pores.scale import estimate_pore_px, mm_per_px_from_labels, pore_px_from_mm_per_px
+from poreseg.skin import MARGIN_MM, skin_region
+from poreseg.weights import load_state
+
+METHODS = ("psnet", "dog")
+PORE_THRESHOLD = 0.5  # on the mean Monte-Carlo probability
+MC_SAMPLES = 8
+MAX_PORE_PX = 8.0
+TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
+TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
+# Tiles stacked into one network pass: fewer, larger operations (on a busy machine every operation
+# waits for all its threads), while memory stays bounded (about 0.3 GB at three 768 px tiles).
+TILES_PER_PASS = 3
+# Without a believable pair of eyes there is no mm scale; the margin around the facial features is
+# then this share of the feature box's longer side (about 3 mm of a 100 mm brow-to-brow span).
+FALLBACK_MARGIN_SHARE = 0.03
+
+# Input normalisation: log intensity minus its local (Gaussian) mean, per colour. Exposure, skin tone
+# and smooth lighting gradients become (nearly) zero; what remains is relative contrast, of which a pore
+# is a few tenths.
+LOG_OFFSET = 4.0  # grey levels added before the logarithm, so noise in near-black pixels stays small
+LIGHTING_SIGMA_PX = 16.0  # twice the largest working pore: pores stay in, lighting goes out
+LIGHTING_STRIDE = 8  # the local mean is smooth: computed at 1/8 size, where its blur is cheap
+CONTRAST_GAIN = 10.0  # relative contrast of 0.1 (a clear pore) -> 1.0
+SCALED_LOG = CONTRAST_GAIN * np.log(np.arange(256, dtype=np.float32) + LOG_OFFSET)  # per grey level
+
+
+class PoreError(ValueError):
+    """The pores of this input cannot be segmented (no face, empty region, mismatched mask); one line."""
+
+
+@dataclass
+class PoreResult:
+    mask: np.ndarray  # HxW bool, pore pixels (only inside the analysed region)
+    probability: np.ndarray  # HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region
+    uncertainty: np.ndarray  # HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"
+    mm_per_px: float | None  # face scale, None when unknown (no eyes, or a mask without a scale)
+    method: str
+    pore_px: float  # expected pore diameter in pixels of the input
+
+
+def prepare_input(rgb: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> (1, 3, H, W) float32 network input; the same for training and inference.
+
+    The tensor is a view of an HxWx3 array, i.e. in channels-last memory order, in which the
+    networks' depthwise convolutions run several times faster than in the default order.
+    """
+    h, w = rgb.shape[:2]
+    log_rgb = cv2.LUT(np.ascontiguousarray(rgb), SCALED_LOG)
+    small_size = (max(1, math.ceil(w / LIGHTING_STRIDE)), max(1, math.ceil(h / LIGHTING_STRIDE)))
+    level = cv2.GaussianBlur(cv2.resize(log_rgb, small_size, interpolation=cv2.INTER_AREA), (0, 0),
+                             LIGHTING_SIGMA_PX / LIGHTING_STRIDE)
+    relative = cv2.subtract(log_rgb, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR))
+    return torch.from_numpy(relative).permute(2, 0, 1).unsqueeze(0)
+
+
+def working_scale(pore_px: float) -> float:
+    """Resize factor (<= 1) that brings pores of ``pore_px`` to at most MAX_PORE_PX."""
+    return min(1.0, MAX_PORE_PX / pore_px)
+
+
+def tile_starts(length: int) -> tuple[list[int], int]:
+    """Core starts along one side and the core size (a multiple of INPUT_MULTIPLE): as few tiles as
+    TILE_CORE_MAX allows, each as small as covering ``length`` allows."""
+    count = math.ceil(length / TILE_CORE_MAX)
+    core = INPUT_MULTIPLE * math.ceil(length / count / INPUT_MULTIPLE)
+    return [i * core for i in range(count)], core
+
+
+def bounding_box(region: np.ndarray) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 of the nonzero pixels."""
+    ys, xs = np.nonzero(region)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+class PoreSegmenter:
+    """Loads PS-Net once; call it on an RGB image (HxWx3 uint8), the region to analyse (HxW bool) and
+    the expected pore diameter in pixels."""
+
+    def __init__(self, weights: Path | None = None, net: torch.nn.Module | None = None,
+                 samples: int = MC_SAMPLES):
+        if net is None:
+            net = PSNet()
+            net.load_state_dict(load_state("psnet", weights))
+        self.net = inference_copy(net)
+        self.samples = samples
+
+    @classmethod
+    def from_net(cls, net: torch.nn.Module, samples: int = MC_SAMPLES) -> "PoreSegmenter":
+        """A session around a network in memory (PSNet or PlainUNet), e.g. a checkpoint under evaluation."""
+        return cls(net=net, samples=samples)
+
+    @torch.inference_mode()
+    def probability(self, x: torch.Tensor, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(probability, uncertainty) at the size of a prepared input ``x``, computed tile by tile inside
+        ``box`` (x0, y0, x1, y1) and zero outside it. Beyond ``x`` the tiles see zeros, which after
+        ``prepare_input`` means skin at its local level."""
+        x0, y0, x1, y1 = box
+        maps = np.zeros((2, *x.shape[-2:]), np.float32)
+        (ys, core_h), (xs, core_w) = tile_starts(y1 - y0), tile_starts(x1 - x0)
+        starts = [(y0 + ty, x0 + tx) for ty in ys for tx in xs]
+        for first in range(0, len(starts), TILES_PER_PASS):
+            batch = starts[first:first + TILES_PER_PASS]
+            tiles = torch.cat([window(x, top - TILE_MARGIN, left - TILE_MARGIN, core_h + 2 * TILE_MARGIN,
+                                      core_w + 2 * TILE_MARGIN) for top, left in batch])
+            predicted = torch.cat(self.net.predict(tiles.contiguous(memory_format=torch.channels_last),
+                                                   self.samples), dim=1).numpy()
+            for tile, (top, left) in zip(predicted, batch):
+                h, w = min(core_h, y1 - top), min(core_w, x1 - left)
+                maps[:, top:top + h, left:left + w] = tile[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+        return maps[0], maps[1]
+
+    def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
+                 mm_per_px: float | None = None) -> PoreResult:
+        region = np.asarray(region, bool)
+        if not region.any():
+            raise PoreError("the region to analyse is empty")
+        h, w = region.shape
+        x0, y0, x1, y1 = bounding_box(region)
+        scale = working_scale(pore_px)
+        # The crop holds a tile margin of real context where the image has it.
+        reach = math.ceil(TILE_MARGIN / scale)
+        cx0, cy0, cx1, cy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
+        crop = rgb[cy0:cy1, cx0:cx1]
+        box = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
+        if scale < 1:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+            # One working pixel more on each side, so that enlarging the maps back interpolates inside.
+            box = (max(0, math.floor(box[0] * scale) - 1), max(0, math.floor(box[1] * scale) - 1),
+                   min(crop.shape[1], math.ceil(box[2] * scale) + 1), min(crop.shape[0], math.ceil(box[3] * scale) + 1))
+        inside = region[y0:y1, x0:x1]
+        maps = []
+        for part in self.probability(prepare_input(crop), box):
+            if scale < 1:
+                part = cv2.resize(part, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
+            full = np.zeros((h, w), np.float32)
+            full[y0:y1, x0:x1] = np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], 0)
+            maps.append(full)
+        probability, uncertainty = maps
+        return PoreResult(probability >= PORE_THRESHOLD, probability, uncertainty, mm_per_px, "psnet", pore_px)
+
+
+def inference_copy(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` for CPU inference (the caller may go on training its own): batch norms folded
+    into the convolutions before them, and channels-last weights, the memory order in which oneDNN's
+    depthwise convolutions run many times faster (30x on a 48-channel map here)."""
+    net = copy.deepcopy(net).eval()
+    for module in net.modules():
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
+                    module[i + 1] = nn.Identity()
+    return net.to(memory_format=torch.channels_last)
+
+
+def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
+    """``x[..., top:top + height, left:left + width]``, zero where that reaches past ``x``."""
+    h, w = x.shape[-2:]
+    inside = x[..., max(0, top):min(h, top + height), max(0, left):min(w, left + width)]
+    pad = (max(0, -left), max(0, left + width - w), max(0, -top), max(0, top + height - h))
+    return F.pad(inside, pad) if any(pad) else inside
+
+
+def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, float | None]:
+    """The pore region of the largest face and its mm per pixel (``mm_per_px`` if given, else from the
+    eye distance; None without a believable eye pair)."""
+    from poreseg.parsing import parse_face
+    parsing = parse_face(rgb)
+    if parsing.faces_found == 0:
+        raise PoreError("no face found; pass a skin mask to analyse a close-up of skin")
+    mm_per_px = mm_per_px or mm_per_px_from_labels(parsing.labels)
+    if mm_per_px:
+        margin_px = MARGIN_MM / mm_per_px
+    else:
+        bx0, by0, bx1, by1 = parsing.face_box
+        margin_px = FALLBACK_MARGIN_SHARE * max(bx1 - bx0, by1 - by0)
+    return skin_region(parsing.labels, margin_px), mm_per_px
+
+
+_default_segmenter: PoreSegmenter | None = None
+
+
+def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: str = "psnet",
+                  mm_per_px: float | None = None) -> PoreResult:
+    """Pores of an RGB image (HxWx3 uint8; grey, RGBA, 16-bit and float arrays are converted).
+
+    Without ``skin_mask`` the largest face is parsed and its skin (minus a margin around the features
+    and the nostrils) is analysed, at the scale its eye distance gives. With ``skin_mask`` (HxW, nonzero
+    = analyse) no face is needed; the pore scale then comes from ``mm_per_px`` or, without it, from the
+    skin texture itself. ``method``: "psnet" (the network) or "dog" (DoGPore).
+    """
+    if method not in METHODS:
+        raise PoreError(f"unknown pore method {method!r}: choose one of {', '.join(METHODS)}")
+    rgb = as_rgb8(rgb)
+    if skin_mask is None:
+        region, mm_per_px = face_region(rgb, mm_per_px)
+    else:
+        region = np.asarray(skin_mask) != 0
+        if region.ndim != 2:
+            raise PoreError(f"the skin mask must be an HxW array, got shape {region.shape}")
+        if region.shape != rgb.shape[:2]:
+            raise PoreError(f"the skin mask is {region.shape[1]}x{region.shape[0]} pixels but the image is "
+                            f"{rgb.shape[1]}x{rgb.shape[0]}")
+    if not region.any():
+        raise PoreError("no skin to analyse: the skin region is empty")
+    pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
+    if method == "dog":
+        found = dog_pores(rgb, region, pore_px)
+        return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
+                          "dog", pore_px)
+    global _default_segmenter
+    if _default_segmenter is None:
+        _default_segmenter = PoreSegmenter()
+    return _default_segmenter(rgb, region, pore_px, mm_per_px)

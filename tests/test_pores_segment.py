@@ -1,0 +1,147 @@
+"""Pore segmentation API: input preparation, tiling, scale, the segment_pores contract and its errors.
+
+Untrained networks stand in for weights/psnet.pt (``PoreSegmenter.from_net``), so that everything but
+the quality of the masks is tested before training.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import requires_weights
+from poreseg.imageio import load_image
+from poreseg.models.psnet_net import PlainUNet, PSNet
+from poreseg.parsing import FaceParsing
+from poreseg.pores import segment
+from poreseg.pores.scale import TYPICAL_PORE_MM
+from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores
+
+pytestmark = pytest.mark.usefixtures("one_thread_seeded")
+
+
+def skin_with_pores(height: int = 120, width: int = 150, seed: int = 0) -> np.ndarray:
+    """Uneven skin-coloured texture with dark dots of 3-4 px."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    lum = 160 + 20 * np.sin(xx / 37) + rng.normal(0, 2, (height, width))
+    for cx, cy in rng.uniform((0, 0), (width, height), (height * width // 300, 2)):
+        lum *= 1 - 0.25 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 1.3 ** 2))
+    return np.clip(np.stack([lum * 1.1, lum * 0.85, lum * 0.7], -1), 0, 255).astype(np.uint8)
+
+
+def calibrated(net: torch.nn.Module) -> torch.nn.Module:
+    """An untrained network whose batch-norm statistics have seen skin, so that its features, and
+    with them the spread of its Monte-Carlo draws, have realistic sizes."""
+    net.train()
+    with torch.no_grad():
+        for seed in range(5):
+            net(prepare_input(skin_with_pores(96, 96, seed)))
+    return net.eval()
+
+
+@pytest.fixture
+def untrained_default(monkeypatch):
+    """segment_pores' default session, with an untrained PS-Net instead of weights/psnet.pt."""
+    monkeypatch.setattr(segment, "_default_segmenter", PoreSegmenter.from_net(calibrated(PSNet())))
+
+
+def test_prepare_input_shape_and_brightness_invariance():
+    rgb = skin_with_pores()
+    x = prepare_input(rgb)
+    assert x.shape == (1, 3, *rgb.shape[:2]) and x.dtype == torch.float32
+    assert abs(float(x.mean())) < 0.5  # relative to the local level: centred whatever the exposure
+    darker = prepare_input((rgb * 0.8).astype(np.uint8))
+    assert float((x - darker).abs().mean()) < 0.1 * float(x.abs().mean())
+
+
+def test_working_scale_never_enlarges():
+    assert segment.working_scale(3.0) == 1.0
+    assert segment.working_scale(2 * segment.MAX_PORE_PX) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("net_class", [PSNet, PlainUNet])
+def test_tiles_match_one_pass(monkeypatch, net_class):
+    rgb = skin_with_pores(200, 180)
+    region = np.zeros(rgb.shape[:2], bool)
+    region[20:190, 15:170] = True
+    segmenter = PoreSegmenter.from_net(calibrated(net_class()))
+    one_pass = segmenter(rgb, region, 4.0)
+    monkeypatch.setattr(segment, "TILE_CORE_MAX", 48)  # 4x4 tiles, in passes of TILES_PER_PASS
+    tiled = segmenter(rgb, region, 4.0)
+    # What lies beyond a tile's margin still counts a little, through the deep layers' reach.
+    np.testing.assert_allclose(tiled.probability, one_pass.probability, atol=1e-3)
+    np.testing.assert_allclose(tiled.uncertainty, one_pass.uncertainty, atol=1e-3)
+    if net_class is PSNet:
+        assert one_pass.uncertainty[region].mean() > 1e-3  # so the comparison above means something
+
+
+def test_segmenter_copies_the_network():
+    net = PSNet()
+    segmenter = PoreSegmenter.from_net(net)
+    assert segmenter.net is not net and all(m.training for m in net.modules())
+
+
+@pytest.mark.parametrize("pore_px", [4.0, 20.0], ids=["native", "shrunk"])
+def test_psnet_result_contract(untrained_default, pore_px):
+    rgb = skin_with_pores()
+    skin = np.zeros(rgb.shape[:2], np.uint8)
+    skin[10:100, 20:140] = 255
+    result = segment_pores(rgb, skin, mm_per_px=TYPICAL_PORE_MM / pore_px)
+    assert isinstance(result, PoreResult) and result.method == "psnet"
+    assert result.pore_px == pytest.approx(pore_px)
+    assert result.mask.shape == rgb.shape[:2] and result.mask.dtype == bool
+    for image in (result.probability, result.uncertainty):
+        assert image.shape == rgb.shape[:2] and image.dtype == np.float32
+        assert image.min() >= 0 and image.max() <= 1
+    outside = skin == 0
+    assert not result.mask[outside].any()
+    assert not result.probability[outside].any() and not result.uncertainty[outside].any()
+    np.testing.assert_array_equal(result.mask, (result.probability >= 0.5) & ~outside)
+    assert result.uncertainty[~outside].max() > 0
+
+
+def test_dog_method_without_a_scale():
+    rgb = skin_with_pores()
+    skin = np.ones(rgb.shape[:2], bool)
+    skin[:, :30] = False
+    result = segment_pores(rgb, skin, method="dog")
+    assert result.method == "dog" and result.mm_per_px is None
+    assert 1.0 < result.pore_px < 10.0  # estimated from the dots themselves (3-4 px)
+    assert result.mask.any() and not result.mask[:, :30].any()
+    assert result.mask.dtype == bool and result.probability.dtype == np.float32
+    assert not result.uncertainty.any()
+
+
+def test_unknown_method_is_a_value_error():
+    with pytest.raises(ValueError, match="psnet, dog"):
+        segment_pores(skin_with_pores(), np.ones((120, 150), bool), method="unet")
+
+
+@pytest.mark.parametrize(("skin", "message"), [(np.ones((60, 150), bool), "150x60 pixels but the image is 150x120"),
+                                               (np.zeros((120, 150), bool), "empty")])
+def test_bad_masks_are_pore_errors(skin, message):
+    with pytest.raises(PoreError, match=message):
+        segment_pores(skin_with_pores(), skin, method="dog")
+
+
+def test_no_face_without_a_mask(monkeypatch):
+    import poreseg.parsing
+    monkeypatch.setattr(poreseg.parsing, "parse_face", lambda rgb: FaceParsing(np.zeros(rgb.shape[:2], np.uint8), None, 0))
+    with pytest.raises(PoreError, match="no face"):
+        segment_pores(skin_with_pores(), method="dog")
+
+
+@requires_weights("face_parser")
+def test_face_photo_gets_its_scale_from_the_eyes(example_image):
+    result = segment_pores(load_image(example_image), method="dog")
+    assert result.mm_per_px is not None and 0.01 < result.mm_per_px < 2
+    assert result.mask.any()
+
+
+@requires_weights("psnet")
+@requires_weights("face_parser")
+def test_trained_psnet_on_a_face(example_image):
+    result = segment_pores(load_image(example_image))
+    assert result.method == "psnet" and result.mask.any()
+    assert result.uncertainty.max() > 0
