@@ -6,6 +6,8 @@ environment (numpy<2, no torch) can use it too.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ DEFAULT_DATA_DIR = Path(os.environ.get("PORESEG_DATA", Path(__file__).resolve().
 # FASSEG v3 subjects whose every pose is kept out of training and reported separately.
 FASSEG_V3_HELD_OUT_SUBJECTS = ("personne07",)
 HUMAN_SEG_FIRST_TEST_ID = 233
+# Share of each Monk skin-tone level of mste held out for the pore evaluation (at least one image a level).
+MSTE_TEST_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,48 @@ def unlabelled(data_dir: Path) -> list[Sample]:
         for p in _images(data_dir / folder):
             samples.append(Sample(folder.replace("/", "_") + "/" + p.stem, p))
     return samples
+
+
+@dataclass(frozen=True)
+class PoreSource:
+    """A photo with real skin texture for the pore work."""
+
+    key: str
+    image: Path
+    monk_skin_tone: int | None  # Monk level 1-10 from mste/index.csv; None where unknown or not mste
+
+
+def _mste_test_files(rows: list[dict[str, str]]) -> set[str]:
+    """The held-out mste files: per Monk level (unknown is a level of its own), the first ``MSTE_TEST_SHARE``
+    in the order of their names' sha1, which is fixed and unrelated to content. Photos in which the data
+    preparation found no face are never held out: the evaluation needs a parsed face."""
+    levels: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        levels.setdefault(row["monk_skin_tone"], []).append(row)
+    held_out = set()
+    for level_rows in levels.values():
+        ranked = sorted(level_rows, key=lambda row: hashlib.sha1(row["file"].encode()).hexdigest())
+        with_face = [row["file"] for row in ranked if row["face_found"] == "True"]
+        held_out.update(with_face[:max(1, round(MSTE_TEST_SHARE * len(level_rows)))])
+    return held_out
+
+
+def pore_sources(data_dir: Path, split: str) -> list[PoreSource]:
+    """``split``: "train" (mste minus the held-out test photos, plus the cc0_lisa close-ups), "test" (the
+    held-out mste photos, stratified over Monk levels) or "all". Celeb1k is never a source: its skin
+    texture is super-resolved, not real."""
+    with open(data_dir / "mste" / "index.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    test_files = _mste_test_files(rows)
+    sources = []
+    for row in sorted(rows, key=lambda r: r["file"]):
+        is_test = row["file"] in test_files
+        if split == "all" or (split == "test") == is_test:
+            tone = int(row["monk_skin_tone"]) if row["monk_skin_tone"] else None
+            sources.append(PoreSource("mste/" + Path(row["file"]).stem, data_dir / "mste" / row["file"], tone))
+    if split != "test":
+        sources += [PoreSource(f"cc0_lisa_zoom/{p.stem}", p, None) for p in _images(data_dir / "cc0_lisa" / "zoom")]
+    return sources
 
 
 def parser_training_samples(data_dir: Path) -> list[Sample]:

@@ -1,7 +1,9 @@
-"""Write the model card of a shipped weights file: ``weights/face_parser.md`` or ``weights/portrait.md``.
+"""Write the model card of a shipped weights file: ``weights/face_parser.md``, ``weights/portrait.md``
+or ``weights/psnet.md``.
 
     python -m poreseg.training.model_card parser --data ../shared/data --steps 3000 --hours 4.5
     python -m poreseg.training.model_card portrait --data ../shared/data --steps 6000 --hours 2 --notes "..."
+    python -m poreseg.training.model_card psnet --data ../shared/data --steps 3000 --rounds 2 --hours 0.5
 
 Evaluates the weights with the report functions of ``python -m poreseg eval`` and writes the card with
 the file's sha256, which ``poreseg.weights`` checks at every load. Run it from the repository root after
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import io
 import re
 import sys
@@ -163,6 +166,94 @@ For reference, the data README measures the MediaPipe selfie teacher alone at 0.
 Generated {date} by `python -m poreseg.training.model_card portrait` (torch {torch_version}).
 """
 
+PSNET_CARD = """\
+# PS-Net pore segmenter: `weights/psnet.pt`
+
+**PSNet** (`poreseg/models/psnet_net.py`), trained from scratch by this project's code without a single
+human pore label. From the module's documentation:
+
+{architecture}
+
+{params:,} parameters; weights file {size_mb:.2f} MB ({size:,} bytes).
+
+`poreseg.segment_pores(rgb, method="psnet")` parses the face, builds the pore region (skin and nose away
+from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
+the region's bounding box in overlapping tiles ({inference_samples} Monte-Carlo samples; pore where the
+mean probability is at least {threshold}).
+
+sha256: {sha}
+
+## Training
+
+Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
+
+1. **Coarse labels** from DoGPore (`poreseg/pores/dog.py`, `coarse_labels`): 1 on confident pores, 0 on
+   skin confidently without a pore, ignored elsewhere (pore borders, weak blobs, outside the region).
+2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
+   photo's region with {mc_samples} Monte-Carlo samples. A prediction is confident when its
+   uncertainty is at most {uncertain} and its probability at least {pore_probability} (pore) or at most
+   {skin_probability} (no pore); confident predictions replace the current label (also where it was
+   ignored), an unconfident prediction keeps a label it agrees with and turns one it contradicts to
+   ignored. The next round trains on these labels.
+
+- Steps: {steps} in all (batch {batch}): {stages}; each stage has a 200-step warm-up and its own cosine
+  decay (a warm restart on new labels); AdamW (weight decay 1e-4), learning rate {lr}. Training duration:
+  {hours:g} h wall-clock on CPU.
+- Loss on labelled pixels only: generalised cross-entropy (Zhang and Sabuncu 2018, q = {gce_q}; it bounds
+  the pull of a wrong label) with pores up-weighted by the batch's background-to-pore ratio (at most
+  {max_pore_weight:g}x), plus a Tversky term (false positives {tversky_fp}, false negatives {tversky_fn}).
+  {pore_centred:.0%} of the patches are centred on a labelled pore: pores are a fraction of a percent of the skin.
+- Patches of {patch} px at the scale inference works at (native; shrunk where pores exceed {max_pore_px:g} px)
+  times {scale_low}-{scale_high}, rotated (sd {rotation} deg), flipped; exposure, gamma, colour temperature, noise, slight blur and JPEG jitter mild enough to keep
+  pores visible.
+{notes}
+## Training data
+
+Read from `{data}` (see its README.md); none of it is shipped. Never the Celeb1k images: their skin
+texture is synthetic. The face parser (`weights/face_parser.pt`) gives each photo's region and scale;
+photos without a believable eye pair (faces turned away) are left out, since the scale of their coarse
+labels could not be trusted: {n_used} of the {n_sources} training photos were used (`cache/pores`).
+
+| folder | photos | use | licence / citation |
+|---|---|---|---|
+| `mste/images` | {n_mste_train} training, {n_mste_test} held out ({test_share:.0%} of each Monk level, at least one, fixed by file-name hash) | real pore texture at native resolution | Monk Skin Tone Examples (MST-E), Google / TONL, Schumann et al. 2023; reported as CC BY 4.0, not confirmed |
+| `cc0_lisa/zoom` | {n_zoom} | one face at 15-60 cm | CC0, webmorphR.stim (Lisa DeBruine) |
+
+## Reproduction
+
+```
+python -m poreseg.training.pore_patches --data {data}
+python -m poreseg train psnet --steps {steps} --rounds {rounds} --threads 2
+python -m poreseg train psnet --steps {steps} --arch unet
+python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-hfa
+python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-bayes
+python -m poreseg train psnet --steps {steps} --no-progressive
+python -m poreseg eval psnet --data {data}
+python -m poreseg.training.model_card psnet --data {data} --steps {steps} --rounds {rounds} --hours {hours:g}
+```
+
+The full model goes to `weights/psnet.pt`, the ablations to `checkpoints/psnet_VARIANT.pt`; every run
+resumes from its stage checkpoints `checkpoints/psnet[_VARIANT].stageK.ckpt`.
+
+## Evaluation
+
+`python -m poreseg eval psnet` (`poreseg/training/evaluate_pores.py`), on the held-out mste photos only.
+Synthetic benchmark: real skin patches with their own pores removed and realistic pores rendered in
+(`poreseg/pores/synth.py`), so the ground truth is exact. A ground-truth pore is found when a predicted
+component's centroid is paired with its centre (one to one, nearest first, within max(2 px, 0.75 pore
+diameters)). Stability: Dice of the pore mask of each photo against its flipped, +-20% brightness and
+JPEG-70 copies.
+
+{report}
+
+{targets}
+
+For reference: a U-Net trained with human pore labels is reported at Dice 0.67 against 0.44 for a DoG
+method on real labelled faces (Kot group, arXiv 2302.11950); no human label is used here.
+
+Generated {date} by `python -m poreseg.training.model_card psnet` (torch {torch_version}).
+"""
+
 
 def remembered(function):
     """``function`` of an image, computed once per distinct image (the targets reuse the report's results)."""
@@ -209,6 +300,42 @@ def evaluate_portrait(net, data: Path) -> tuple[str, str]:
     return report, targets_table([("human_seg dev test person IoU", ">=", 0.92, iou)])
 
 
+def evaluate_psnet(net, data: Path) -> tuple[str, str]:
+    from poreseg.training import evaluate_pores
+    nets = {**evaluate_pores.trained_nets(), "psnet": net}  # the ablations from their default paths
+    result = evaluate_pores.evaluate(data, nets, log=lambda message: print(message, flush=True))
+    f1 = {name: score.f1 for name, score in result.synthetic.items()}
+    psnet, dog = evaluate_pores.PSNET_LABEL, evaluate_pores.DOG_LABEL
+    return result.markdown(), targets_table([
+        ("PS-Net synthetic object F1", ">=", 0.85, f1[psnet]),
+        ("PS-Net object F1 minus DoGPore's", ">=", 0.10, f1[psnet] - f1[dog]),
+        ("PS-Net stability, overall mean Dice", ">=", 0.80, result.stability[psnet].overall()),
+        ("PS-Net stability, best minus worst Monk level", "<=", 0.10, result.stability[psnet].worst_level_gap()),
+    ])
+
+
+def psnet_facts(data: Path, steps: int, rounds: int) -> dict:
+    from poreseg.training import train_psnet as t
+    test = datasets.pore_sources(data, "test")
+    train = datasets.pore_sources(data, "train")
+    from poreseg.models import psnet_net
+    from poreseg.pores import segment
+    from poreseg.training.pore_patches import DEFAULT_CACHE
+    stages = t.stage_steps(steps, rounds)
+    described = [f"{stages[0]} on coarse labels"] + [f"{n} in round {k}" for k, n in enumerate(stages[1:], 1)]
+    return dict(n_mste_test=len(test), n_mste_train=sum(s.key.startswith("mste/") for s in train),
+                n_sources=len(train), n_used=len(list(DEFAULT_CACHE.rglob("*.npz"))),
+                architecture=inspect.cleandoc(psnet_net.__doc__), threshold=segment.PORE_THRESHOLD,
+                inference_samples=segment.MC_SAMPLES,
+                max_pore_px=segment.MAX_PORE_PX, pore_centred=t.PORE_CENTRED_SHARE, test_share=datasets.MSTE_TEST_SHARE,
+                n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
+                stages=", ".join(described), mc_samples=t.MC_SAMPLES, uncertain=t.UNCERTAIN,
+                pore_probability=t.PORE_PROBABILITY, skin_probability=t.SKIN_PROBABILITY, batch=t.BATCH,
+                lr=t.LEARNING_RATE, gce_q=t.GCE_Q, max_pore_weight=t.MAX_PORE_WEIGHT,
+                tversky_fp=t.TVERSKY_FALSE_POSITIVE, tversky_fn=t.TVERSKY_FALSE_NEGATIVE, patch=t.PATCH_PX,
+                scale_low=t.SCALE_RANGE[0], scale_high=t.SCALE_RANGE[1], rotation=t.ROTATION_SD_DEG)
+
+
 def card_facts(model: str, data: Path) -> dict:
     """Sizes of the data sources (counted from the data folder) and the training constants."""
     from poreseg.training import occlusion, parser_data, train_parser, train_portrait
@@ -238,9 +365,10 @@ def card_facts(model: str, data: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m poreseg.training.model_card", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=("parser", "portrait"))
+    parser.add_argument("model", choices=("parser", "portrait", "psnet"))
     parser.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
     parser.add_argument("--steps", type=int, required=True, help="training steps the weights were trained for")
+    parser.add_argument("--rounds", type=int, default=2, help="psnet: pseudo-label rounds it was trained with")
     parser.add_argument("--hours", type=float, required=True, help="training duration, wall-clock hours")
     parser.add_argument("--notes", default="", help="extra line(s) for the Training section")
     args = parser.parse_args(argv)
@@ -252,10 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from poreseg.models.parser_net import FaceParserNet
     from poreseg.models.portrait_net import PortraitNet
+    from poreseg.models.psnet_net import PSNet
     from poreseg.classes import CLASSES
     from poreseg.weights import WEIGHTS_DIR, sha256
 
-    name = "face_parser" if args.model == "parser" else "portrait"
+    name = {"parser": "face_parser", "portrait": "portrait", "psnet": "psnet"}[args.model]
     weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
     if not weights.exists():
         print(f"model_card: error: {weights} not found (train first)", file=sys.stderr)
@@ -263,17 +392,20 @@ def main(argv: list[str] | None = None) -> int:
     blob = weights.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    net = FaceParserNet(len(CLASSES)) if args.model == "parser" else PortraitNet()
+    net = {"parser": lambda: FaceParserNet(len(CLASSES)), "portrait": PortraitNet, "psnet": PSNet}[args.model]()
     net.load_state_dict(state["model"] if "model" in state else state)
     net.eval()
 
     started = time.time()
-    report, targets = (evaluate_parser if args.model == "parser" else evaluate_portrait)(net, data)
+    evaluate = {"parser": evaluate_parser, "portrait": evaluate_portrait, "psnet": evaluate_psnet}[args.model]
+    report, targets = evaluate(net, data)
     print(f"{report}\n\n{targets}\n\nevaluated in {(time.time() - started) / 60:.1f} min", flush=True)
 
     data_text = str(args.data) if args.data else "../shared/data"
-    text = (PARSER_CARD if args.model == "parser" else PORTRAIT_CARD).format(
-        **card_facts(args.model, data), data=data_text, setup=COMMON_SETUP.format(data=data_text),
+    card_text = {"parser": PARSER_CARD, "portrait": PORTRAIT_CARD, "psnet": PSNET_CARD}[args.model]
+    facts = psnet_facts(data, args.steps, args.rounds) if args.model == "psnet" else card_facts(args.model, data)
+    text = card_text.format(
+        **facts, data=data_text, setup=COMMON_SETUP.format(data=data_text),
         params=sum(p.numel() for p in net.parameters()), size=len(blob), size_mb=len(blob) / 1e6, sha=digest,
         steps=args.steps, hours=args.hours, notes=f"- Notes: {args.notes}\n" if args.notes else "",
         report=report, targets=targets, date=time.strftime("%Y-%m-%d"), torch_version=torch.__version__)

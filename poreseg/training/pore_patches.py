@@ -1,0 +1,135 @@
+"""Build the PS-Net training cache ``cache/pores/`` (gitignored) from the training pore sources.
+
+    python -m poreseg.training.pore_patches --data ../shared/data [--out cache/pores]
+
+For every training photo: face parsing -> pore region (``skin_region``) -> pore scale (mm per pixel from
+the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels. One ``KEY.npz`` per
+photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
+pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
+interrupted run resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from poreseg.pores.dog import coarse_labels, dog_pores
+from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
+from poreseg.pores.segment import PoreError, face_region
+from poreseg.training import datasets
+
+DEFAULT_CACHE = Path("cache/pores")
+
+
+@dataclass(frozen=True)
+class FaceSkin:
+    """Where and at what scale the pores of a photo are analysed, as ``segment_pores`` does it."""
+
+    region: np.ndarray  # HxW bool
+    pore_px: float
+    mm_per_px: float | None
+
+
+def face_skin(rgb: np.ndarray) -> FaceSkin | None:
+    """The pore region and scale of the photo's largest face; None without a face or a region."""
+    try:
+        region, mm_per_px = face_region(rgb, None)
+    except PoreError:
+        return None
+    if not region.any():
+        return None
+    pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
+    return FaceSkin(region, pore_px, mm_per_px)
+
+
+@dataclass(frozen=True)
+class PorePhoto:
+    """A training photo cut to the bounding box of its pore region."""
+
+    key: str
+    rgb: np.ndarray  # HxWx3 uint8
+    labels: np.ndarray  # HxW uint8: 1 pore, 0 skin without pore, IGNORE elsewhere
+    region: np.ndarray  # HxW bool
+    pore_px: float
+
+
+def cache_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"{key}.npz"
+
+
+def save_photo(path: Path, photo: PorePhoto) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".tmp"), "wb") as f:  # np.savez would append .npz to a .tmp name
+        np.savez_compressed(f, key=photo.key, rgb=photo.rgb, labels=photo.labels, region=photo.region,
+                            pore_px=photo.pore_px)
+    path.with_suffix(".tmp").replace(path)
+
+
+def load_photo(path: Path) -> PorePhoto:
+    with np.load(path) as data:
+        return PorePhoto(str(data["key"]), data["rgb"], data["labels"], data["region"], float(data["pore_px"]))
+
+
+def load_cache(cache_dir: Path) -> list[PorePhoto]:
+    return [load_photo(path) for path in sorted(cache_dir.rglob("*.npz"))]
+
+
+def bounding_box(region: np.ndarray, pad: int) -> tuple[slice, slice]:
+    ys, xs = np.nonzero(region)
+    h, w = region.shape
+    return (slice(max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)),
+            slice(max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)))
+
+
+def build_photo(source: datasets.PoreSource) -> PorePhoto | None:
+    """The cache entry of one photo, or None without a face, a pore region or an eye pair. Coarse labels
+    are only as good as their scale: the estimate from the skin is for close-ups without a face, and on
+    faces turned too far to show both eyes it is not reliable enough to learn from."""
+    rgb = datasets.read_rgb(source.image)
+    skin = face_skin(rgb)
+    if skin is None or skin.mm_per_px is None:
+        return None
+    result = dog_pores(rgb, skin.region, skin.pore_px)
+    labels = coarse_labels(result, skin.region)
+    # A margin of context keeps the patches at the region's edge from running into the border.
+    box = bounding_box(skin.region, pad=int(np.ceil(2 * skin.pore_px)))
+    return PorePhoto(source.key, np.ascontiguousarray(rgb[box]), np.ascontiguousarray(labels[box]),
+                     np.ascontiguousarray(skin.region[box]), skin.pore_px)
+
+
+def build_cache(data_dir: Path, cache_dir: Path) -> None:
+    sources = datasets.pore_sources(data_dir, "train")
+    started = time.time()
+    for i, source in enumerate(sources, 1):
+        path = cache_path(cache_dir, source.key)
+        if path.exists():
+            continue
+        photo = build_photo(source)
+        if photo is None:
+            print(f"[{i}/{len(sources)}] {source.key}: no face, pore region or eye pair, skipped", flush=True)
+            continue
+        save_photo(path, photo)
+        labelled = photo.labels != 255
+        print(f"[{i}/{len(sources)}] {source.key}: region {photo.region.sum() / 1e6:.2f} Mpx, pore "
+              f"{photo.pore_px:.1f} px, {labelled.mean():.0%} labelled, {(photo.labels == 1).sum() / max(labelled.sum(), 1):.1%}"
+              f" of them pore, {time.time() - started:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m poreseg.training.pore_patches", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    build_cache(args.data, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Train PS-Net, or one of its ablations, on real skin (``python -m poreseg train psnet``).
+
+    python -m poreseg.training.pore_patches --data ../shared/data          # the cache, once
+    python -m poreseg train psnet --steps 3000 --rounds 2                  # -> weights/psnet.pt
+    python -m poreseg train psnet --steps 3000 --no-hfa                    # -> checkpoints/psnet_no_hfa.pt
+
+Stage 1 learns the DoGPore coarse labels of ``cache/pores``; then each of ``--rounds`` rounds replaces
+them by pseudo labels from the network's own Monte-Carlo prediction of every training photo
+(``update_labels``) and trains on. Stage 1 has half of ``--steps``, the rounds share the other half; each
+stage has its own warm-up and cosine schedule (a warm restart on the new labels) and its own checkpoint
+``CHECKPOINT.stageK.ckpt``, so running the same command again resumes where it stopped.
+
+Patches of ``PATCH_PX`` pixels are cut at the scale inference works at (native, or shrunk so that pores
+are at most ``segment.MAX_PORE_PX``) times 0.7-1.4, rotated, flipped and
+photometrically jittered (exposure, gamma, colour temperature, noise, slight blur, JPEG). The loss sees
+labelled pixels only: generalised cross-entropy, which bounds the pull of a wrong label, with pores
+up-weighted by the batch's background-to-pore ratio, plus a Tversky term that weighs missed pores more
+than false ones (DoGPore's pore labels are the incomplete side).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from poreseg.classes import IGNORE
+from poreseg.pores.segment import PoreSegmenter, prepare_input, working_scale
+from poreseg.training import loop
+from poreseg.training.evaluate_pores import (VARIANTS, Variant, build_net, dog_method, jpeg_copy, net_method,
+                                             synthetic_benchmark, synthetic_samples)
+from poreseg.training.pore_patches import DEFAULT_CACHE, PorePhoto, load_cache
+
+PATCH_PX = 128
+BATCH = 16
+SCALE_RANGE = (0.7, 1.4)
+ROTATION_SD_DEG = 10.0
+PORE_CENTRED_SHARE = 0.5
+FIRST_STAGE_SHARE = 0.5  # of --steps; the pseudo-label rounds share the rest
+LEARNING_RATE = 3e-3
+CHECKPOINT_EVERY = 100
+VALIDATION_PATCHES = 48  # synthetic patches rendered into training photos, scored at every checkpoint
+VALIDATION_SEED = 7
+
+GCE_Q = 0.7  # generalised cross-entropy exponent: 0 is cross-entropy, 1 is MAE (most noise-tolerant)
+MAX_PORE_WEIGHT = 100.0  # pores are ~0.1-1% of the labelled pixels; a full balance over-detects
+TVERSKY_FALSE_POSITIVE, TVERSKY_FALSE_NEGATIVE = 0.3, 0.7
+TVERSKY_WEIGHT = 1.0
+
+# Pseudo labels: a prediction is confident when its Monte-Carlo uncertainty is at most UNCERTAIN and its
+# probability at least PORE_PROBABILITY (pore) or at most SKIN_PROBABILITY (no pore).
+MC_SAMPLES = 8
+PORE_PROBABILITY = 0.7
+SKIN_PROBABILITY = 0.2
+UNCERTAIN = 0.1
+
+
+def variant_from_flags(arch: str, hfa: bool, bayes: bool, progressive: bool) -> Variant:
+    wanted = (arch, hfa, bayes, progressive if arch == "psnet" else False)
+    for variant in VARIANTS:
+        if (variant.arch, variant.high_frequency_attention, variant.bayesian, variant.progressive) == wanted:
+            return variant
+    raise SystemExit("train psnet: choose one ablation at a time (--arch unet, --no-hfa, --no-bayes or --no-progressive)")
+
+
+def skin_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mild photometric changes that keep pores visible, so the labels stay true."""
+    warmth = rng.uniform(-0.08, 0.08)
+    x = np.clip(rgb.astype(np.float32) / 255.0 * rng.uniform(0.75, 1.25), 0, 1) ** rng.uniform(0.8, 1.25)
+    x = x * np.float32([1 + warmth, 1, 1 - warmth])
+    if rng.random() < 0.25:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 0.7))
+    if rng.random() < 0.4:
+        x = x + rng.normal(0, rng.uniform(0.003, 0.02), x.shape).astype(np.float32)
+    out = np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
+    return jpeg_copy(out, int(rng.integers(60, 95))) if rng.random() < 0.3 else out
+
+
+def random_patch(rgb: np.ndarray, labels: np.ndarray, pore_px: float, centre: tuple[int, int],
+                 rng: np.random.Generator, size: int = PATCH_PX) -> tuple[np.ndarray, np.ndarray]:
+    """A patch around ``centre`` (y, x) at the scale ``PoreSegmenter`` works at (native, or shrunk when
+    pores are large) times SCALE_RANGE, rotated and maybe flipped; IGNORE off the photo."""
+    cy, cx = centre
+    scale = working_scale(pore_px) * np.exp(rng.uniform(*np.log(SCALE_RANGE)))
+    matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), rng.normal(0, ROTATION_SD_DEG), scale)
+    matrix[:, 2] += (size / 2 - cx, size / 2 - cy)
+    if rng.random() < 0.5:
+        matrix = np.array([[-1.0, 0, size], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+    view = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    label = cv2.warpAffine(labels, matrix, (size, size), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE)
+    return view, label
+
+
+def patch_centre(labels: np.ndarray, pores: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+    """A random pore pixel (of ``pores``, N x 2 y, x) for PORE_CENTRED_SHARE of the patches, else a random
+    labelled pixel: pores are a fraction of a percent of the labelled skin."""
+    if len(pores) and rng.random() < PORE_CENTRED_SHARE:
+        y, x = pores[rng.integers(len(pores))]
+        return int(y), int(x)
+    h, w = labels.shape
+    for _ in range(50):  # most of a region's bounding box is labelled: a few draws find a labelled pixel
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        if labels[y, x] != IGNORE:
+            break
+    return y, x
+
+
+def batches(photos: list[PorePhoto], labels: list[np.ndarray], batch_size: int, seed: int) -> Iterator:
+    """Endless batches of jittered patches; photos are drawn by the square root of their labelled area
+    so that the large mste faces do not drown the close-ups."""
+    rng = np.random.default_rng(seed)
+    weights = np.sqrt([max(int((lab != IGNORE).sum()), 1) for lab in labels])
+    weights = weights / weights.sum()
+    pores = [np.argwhere(lab == 1) for lab in labels]
+    while True:
+        xs, ys = [], []
+        for i in rng.choice(len(photos), batch_size, p=weights):
+            centre = patch_centre(labels[i], pores[i], rng)
+            view, label = random_patch(photos[i].rgb, labels[i], photos[i].pore_px, centre, rng)
+            xs.append(prepare_input(skin_jitter(view, rng)))
+            ys.append(label)
+        yield torch.cat(xs), torch.from_numpy(np.stack(ys))
+
+
+def timed(batch_iterator: Iterator, log, after: int = 20) -> Iterator:
+    """Passes batches through and reports the training speed once, after ``after`` steps."""
+    started = time.time()
+    for count, batch in enumerate(batch_iterator):
+        if count == after:
+            log(f"speed: {after / (time.time() - started):.2f} steps/s (batch of {len(batch[0])})")
+        yield batch
+
+
+def pore_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Noise-tolerant loss on labelled pixels (``labels`` 1 pore, 0 no pore, IGNORE skipped)."""
+    valid = labels != IGNORE
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    probability = torch.sigmoid(logits[:, 0][valid])
+    pore = (labels[valid] == 1).float()
+    p_label = torch.where(pore > 0, probability, 1 - probability).clamp_min(1e-6)
+    pores = pore.sum()
+    pore_weight = ((pore.numel() - pores) / pores.clamp_min(1)).clamp(1.0, MAX_PORE_WEIGHT)
+    weights = torch.where(pore > 0, pore_weight, torch.ones_like(pore))
+    gce = (weights * (1 - p_label ** GCE_Q) / GCE_Q).sum() / weights.sum()
+    true_pos = (probability * pore).sum()
+    tversky = 1 - (true_pos + 1) / (true_pos + TVERSKY_FALSE_POSITIVE * (probability * (1 - pore)).sum()
+                                    + TVERSKY_FALSE_NEGATIVE * ((1 - probability) * pore).sum() + 1)
+    return gce + TVERSKY_WEIGHT * tversky
+
+
+def update_labels(labels: np.ndarray, probability: np.ndarray, uncertainty: np.ndarray,
+                  region: np.ndarray) -> np.ndarray:
+    """The next round's labels: confident predictions (uncertainty <= UNCERTAIN and probability >=
+    PORE_PROBABILITY or <= SKIN_PROBABILITY) replace the current label, whatever it was (ignored pixels
+    included); an unconfident prediction keeps a label it agrees with (probability on the same side of 0.5)
+    and turns one it contradicts to IGNORE. Outside the region everything is IGNORE."""
+    confident = uncertainty <= UNCERTAIN
+    predicted_pore = probability >= 0.5
+    updated = labels.copy()
+    updated[((labels == 1) & ~predicted_pore) | ((labels == 0) & predicted_pore)] = IGNORE
+    updated[confident & (probability >= PORE_PROBABILITY)] = 1
+    updated[confident & (probability <= SKIN_PROBABILITY)] = 0
+    updated[~region] = IGNORE
+    return updated
+
+
+def pseudo_labels(net: torch.nn.Module, photos: list[PorePhoto], labels: list[np.ndarray], folder: Path,
+                  reuse: bool, log) -> list[np.ndarray]:
+    """Updated labels of every photo, stored in ``folder``; with ``reuse`` those already stored there
+    are read back instead (a resumed round must train on the labels it started with)."""
+    segmenter = PoreSegmenter.from_net(net, samples=MC_SAMPLES)
+    updated = []
+    for photo, current in zip(photos, labels):
+        path = folder / f"{photo.key}.png"
+        if reuse and path.exists():
+            updated.append(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+            continue
+        result = segmenter(photo.rgb, photo.region, photo.pore_px)
+        new = update_labels(current, result.probability, result.uncertainty, photo.region)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path.with_suffix(".tmp.png")), new)
+        path.with_suffix(".tmp.png").replace(path)
+        updated.append(new)
+    pores = sum(int((lab == 1).sum()) for lab in updated)
+    labelled = sum(int((lab != IGNORE).sum()) for lab in updated)
+    log(f"pseudo labels in {folder}: {labelled / 1e6:.1f} Mpx labelled, {pores / max(labelled, 1):.2%} pore")
+    return updated
+
+
+def synthetic_validation(photos: list[PorePhoto], net: torch.nn.Module, log) -> Callable[[], str] | None:
+    """A progress measure for the log: object F1 on pores rendered into training photos (the held-out
+    photos stay for the evaluation), next to DoGPore's on the same patches."""
+    samples = synthetic_samples([(p.rgb, p.region, p.pore_px) for p in photos], VALIDATION_PATCHES, seed=VALIDATION_SEED)
+    if not samples:
+        return None
+    dog = synthetic_benchmark(samples, {"dog": dog_method})["dog"]
+    log(f"validation: {len(samples)} synthetic patches of training photos, DoGPore object F1 {dog.f1:.3f}, Dice {dog.dice:.3f}")
+
+    def validate() -> str:
+        score = synthetic_benchmark(samples, {"net": net_method(net)})["net"]
+        return (f"synthetic object F1 {score.f1:.3f} (precision {score.precision:.3f}, recall {score.recall:.3f}), "
+                f"Dice {score.dice:.3f}")
+    return validate
+
+
+def stage_steps(steps: int, rounds: int) -> list[int]:
+    """Steps of stage 1 and of each pseudo-label round; they add up to ``steps``."""
+    if rounds == 0:
+        return [steps]
+    first = round(steps * FIRST_STAGE_SHARE)
+    share = [(steps - first) * (k + 1) // rounds - (steps - first) * k // rounds for k in range(rounds)]
+    return [first] + share
+
+
+def train(variant: Variant, cache_dir: Path, steps: int, rounds: int, checkpoint: Path, out: Path,
+          batch_size: int = BATCH, log=print) -> None:
+    photos = load_cache(cache_dir)
+    if not photos:
+        raise SystemExit(f"train psnet: no photos in {cache_dir}; run python -m poreseg.training.pore_patches first")
+    log(f"{len(photos)} training photos, {sum(int(p.region.sum()) for p in photos) / 1e6:.1f} Mpx of pore region")
+    net = build_net(variant)
+    log(f"{variant.label}: {sum(p.numel() for p in net.parameters()):,} parameters")
+    labels = [photo.labels for photo in photos]
+    validate = synthetic_validation(photos, net, log)
+    rounds = rounds if variant.progressive else 0
+    for stage, length in enumerate(stage_steps(steps, rounds)):
+        stage_checkpoint = checkpoint.with_suffix(f".stage{stage + 1}.ckpt")
+        if stage > 0:
+            folder = cache_dir.parent / "pores_pseudo" / f"{checkpoint.stem}_round{stage}"
+            labels = pseudo_labels(net, photos, labels, folder, stage_checkpoint.exists(), log)
+        log(f"stage {stage + 1}: {length} steps on {'coarse' if stage == 0 else f'round {stage} pseudo'} labels")
+        stage_batches = timed(batches(photos, labels, batch_size, seed=stage), log)
+        loop.train(net, stage_batches, pore_loss, length, stage_checkpoint, lr=LEARNING_RATE,
+                   validate=validate, every=CHECKPOINT_EVERY, log=log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": net.state_dict()}, out)
+    log(f"saved {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m poreseg train psnet", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="built by poreseg.training.pore_patches")
+    parser.add_argument("--arch", choices=("psnet", "unet"), default="psnet", help="unet: the plain U-Net baseline")
+    parser.add_argument("--no-hfa", action="store_true", help="ablation: without high-frequency attention")
+    parser.add_argument("--no-bayes", action="store_true", help="ablation: without the Bayesian module")
+    parser.add_argument("--no-progressive", action="store_true", help="ablation: coarse labels only, same steps")
+    parser.add_argument("--steps", type=int, default=3000, help="all stages together")
+    parser.add_argument("--rounds", type=int, default=2, help="pseudo-label rounds after stage 1")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", type=Path, help="default checkpoints/psnet[_VARIANT].ckpt (+ .stageK)")
+    parser.add_argument("--out", type=Path, help="default weights/psnet.pt, ablations checkpoints/psnet_VARIANT.pt")
+    args = parser.parse_args(argv)
+    variant = variant_from_flags(args.arch, not args.no_hfa, not args.no_bayes, not args.no_progressive)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    started = time.time()
+    log = lambda message: print(message, flush=True)  # noqa: E731
+    train(variant, args.cache, args.steps, args.rounds, args.checkpoint or variant.default_checkpoint,
+          args.out or variant.default_out, args.batch, log)
+    log(f"{variant.label} done in {(time.time() - started) / 3600:.2f} h in this run")
+
+
+if __name__ == "__main__":
+    main()

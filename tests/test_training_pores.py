@@ -1,0 +1,213 @@
+"""PS-Net training and pore evaluation: metrics, pseudo labels, the data split and a tiny training run."""
+from __future__ import annotations
+
+import collections
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from poreseg.classes import IGNORE
+from poreseg.training import datasets, train_psnet
+from poreseg.training.evaluate_pores import (DetectionCounts, StabilityTable, component_centroids, mask_dice,
+                                             matched_pairs, match_radius)
+from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, save_photo
+from poreseg.training.train_psnet import pore_loss, stage_steps, update_labels
+
+DATA_DIR = datasets.DEFAULT_DATA_DIR
+
+
+# --- object matching and scores -----------------------------------------------------------------
+
+def _disc_mask(shape: tuple[int, int], centres: list[tuple[int, int]], radius: int) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    for x, y in centres:
+        cv2.circle(mask, (x, y), radius, 1, -1)
+    return mask.astype(bool)
+
+
+def test_component_centroids_are_the_centres_of_each_blob():
+    mask = _disc_mask((40, 40), [(10, 10), (30, 25)], 3)
+    centroids = sorted(map(tuple, component_centroids(mask).round(6)))
+    assert centroids == [(10.0, 10.0), (30.0, 25.0)]
+    assert len(component_centroids(np.zeros((5, 5), bool))) == 0
+
+
+def test_matching_is_one_to_one_and_nearest_first():
+    truth = np.array([[10.0, 10.0], [13.0, 10.0]])
+    # One prediction between two true pores may match only one of them.
+    assert matched_pairs(np.array([[11.0, 10.0]]), truth, radius=3) == 1
+    # Two predictions, each nearest its own pore: both match, though each is within reach of both.
+    assert matched_pairs(np.array([[10.5, 10.0], [12.5, 10.0]]), truth, radius=3) == 2
+    # Beyond the radius nothing matches.
+    assert matched_pairs(np.array([[20.0, 20.0]]), truth, radius=3) == 0
+    assert matched_pairs(np.zeros((0, 2)), truth, radius=3) == 0
+
+
+def test_match_radius_has_a_floor_of_two_pixels():
+    assert match_radius(1.0) == 2.0
+    assert match_radius(8.0) == pytest.approx(6.0)
+
+
+def test_detection_scores_on_hand_made_masks():
+    truth = _disc_mask((60, 60), [(10, 10), (30, 10), (50, 10), (10, 40)], 2)
+    centres = np.array([[10, 10], [30, 10], [50, 10], [10, 40]], np.float32)
+    # Found: the first two (exactly) and the third (1 px off); missed: the fourth; two false detections.
+    predicted = _disc_mask((60, 60), [(10, 10), (30, 10), (51, 10), (40, 40), (50, 50)], 2)
+    counts = DetectionCounts()
+    counts.add(predicted, truth, centres, pore_px=4.0)
+    score = counts.score()
+    assert (counts.found, counts.predicted_objects, counts.true_objects) == (3, 5, 4)
+    assert score.precision == pytest.approx(3 / 5)
+    assert score.recall == pytest.approx(3 / 4)
+    assert score.f1 == pytest.approx(2 * 0.6 * 0.75 / 1.35)
+    disc = int(_disc_mask((60, 60), [(10, 10)], 2).sum())
+    overlap = 2 * disc + int((_disc_mask((60, 60), [(50, 10)], 2) & _disc_mask((60, 60), [(51, 10)], 2)).sum())
+    assert score.dice == pytest.approx(2 * overlap / (5 * disc + 4 * disc))
+
+
+def test_detection_scores_sum_over_patches():
+    counts = DetectionCounts()
+    empty = np.zeros((20, 20), bool)
+    one = _disc_mask((20, 20), [(10, 10)], 2)
+    counts.add(one, one, np.array([[10.0, 10.0]]), pore_px=4.0)  # perfect
+    counts.add(empty, one, np.array([[10.0, 10.0]]), pore_px=4.0)  # missed
+    score = counts.score()
+    assert (score.precision, score.recall) == (1.0, 0.5)
+    assert score.dice == pytest.approx(2 * one.sum() / (3 * one.sum()))
+
+
+def test_mask_dice():
+    a = np.array([[1, 1, 0, 0]], bool)
+    b = np.array([[0, 1, 1, 0]], bool)
+    assert mask_dice(a, b) == pytest.approx(0.5)
+    assert mask_dice(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == 1.0
+
+
+def test_stability_rows_group_by_monk_level():
+    table = StabilityTable()
+    for level, value in ((3, 0.9), (3, 0.7), (None, 0.5), (1, 1.0)):
+        table.levels.append(level)
+        table.dice.append({"flip": value, "+20% light": value, "-20% light": value, "JPEG 70": value})
+    rows = table.rows()
+    assert list(rows) == ["Monk 1", "Monk 3", "unknown", "overall"]
+    assert rows["Monk 3"]["mean"] == pytest.approx(0.8)
+    assert rows["Monk 3"]["photos"] == 2
+    assert table.overall() == pytest.approx(0.775)
+    assert table.worst_level_gap() == pytest.approx(0.2)  # the unknown level does not count
+
+
+# --- pseudo labels --------------------------------------------------------------------------------
+
+def test_update_labels_rule():
+    labels = np.array([[1, 1, 1, 0, 0, 0, IGNORE, IGNORE, 1]], np.uint8)
+    probability = np.array([[0.9, 0.1, 0.4, 0.05, 0.6, 0.95, 0.9, 0.4, 0.9]], np.float32)
+    uncertainty = np.array([[0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0]], np.float32)
+    region = np.ones(labels.shape, bool)
+    region[0, -1] = False
+    updated = update_labels(labels, probability, uncertainty, region)
+    # confident pore kept; confident skin replaces a pore label; unconfident contradiction -> ignore;
+    # confident skin kept; unconfident contradiction -> ignore; confident pore replaces a skin label;
+    # confident pore fills an ignored pixel; an unsure ignored pixel stays ignored; outside the region -> ignore.
+    assert updated.tolist() == [[1, 0, IGNORE, 0, IGNORE, 1, 1, IGNORE, IGNORE]]
+    assert labels[0, 1] == 1  # the input is not modified
+
+
+def test_update_labels_keeps_unconfident_agreement():
+    labels = np.array([[1, 0]], np.uint8)
+    probability = np.array([[0.6, 0.3]], np.float32)  # same side of 0.5 as the labels, not confident
+    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool))
+    assert updated.tolist() == [[1, 0]]
+
+
+def test_stage_steps_add_up():
+    assert stage_steps(1000, 0) == [1000]
+    assert stage_steps(1000, 2) == [500, 250, 250]
+    assert sum(stage_steps(1001, 3)) == 1001
+
+
+def test_pore_loss_skips_ignored_pixels_and_rewards_the_truth():
+    labels = torch.tensor([[[1, 0], [IGNORE, IGNORE]]])
+    right = torch.tensor([[[[5.0, -5.0], [0.0, 0.0]]]])
+    wrong = -right
+    assert pore_loss(right, labels) < pore_loss(wrong, labels)
+    flipped_ignored = right.clone()
+    flipped_ignored[..., 1, :] = 9.0
+    assert pore_loss(flipped_ignored, labels) == pytest.approx(pore_loss(right, labels).item())
+    assert pore_loss(right, torch.full_like(labels, IGNORE)).item() == 0.0
+
+
+# --- data split -----------------------------------------------------------------------------------
+
+def _fake_mste(root: Path, per_level: dict[str, int]) -> None:
+    (root / "mste" / "images").mkdir(parents=True)
+    with open(root / "mste" / "index.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "monk_skin_tone", "source_path", "orig_size", "crop_size", "face_found"])
+        for level, count in per_level.items():
+            for i in range(count):
+                writer.writerow([f"images/l{level or 'x'}_{i}.jpg", level, "", "", "", "True"])
+
+
+def test_pore_sources_split_is_fixed_disjoint_and_stratified(tmp_path):
+    per_level = {"1": 10, "2": 5, "3": 2, "": 6}
+    _fake_mste(tmp_path, per_level)
+    test = datasets.pore_sources(tmp_path, "test")
+    train = datasets.pore_sources(tmp_path, "train")
+    assert test == datasets.pore_sources(tmp_path, "test")
+    assert not {s.key for s in test} & {s.key for s in train}
+    assert len(test) + len(train) == len(datasets.pore_sources(tmp_path, "all")) == sum(per_level.values())
+    held_out = collections.Counter(s.monk_skin_tone for s in test)
+    assert held_out == {1: 2, 2: 1, 3: 1, None: 1}
+
+
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason="data folder absent")
+def test_real_pore_sources_hold_out_every_monk_level():
+    test = datasets.pore_sources(DATA_DIR, "test")
+    train = datasets.pore_sources(DATA_DIR, "train")
+    assert 12 <= len(test) <= 20
+    assert {s.monk_skin_tone for s in test} >= set(range(1, 11))
+    assert not {s.key for s in test} & {s.key for s in train}
+    assert any(s.key.startswith("cc0_lisa_zoom/") for s in train)
+    assert not any("celeb" in str(s.image) for s in train + test)
+
+
+# --- a tiny training run --------------------------------------------------------------------------
+
+def _tiny_photo(key: str, seed: int) -> PorePhoto:
+    """Skin-coloured noise with dark dots as pores, labelled as DoGPore would (unsure rings ignored)."""
+    rng = np.random.default_rng(seed)
+    rgb = np.clip(rng.normal([180, 130, 110], 6, (96, 96, 3)), 0, 255).astype(np.uint8)
+    labels = np.zeros((96, 96), np.uint8)
+    for x, y in rng.integers(8, 88, (12, 2)):
+        cv2.circle(rgb, (int(x), int(y)), 2, (120, 80, 70), -1)
+        cv2.circle(labels, (int(x), int(y)), 4, IGNORE, -1)
+        cv2.circle(labels, (int(x), int(y)), 2, 1, -1)
+    region = np.ones((96, 96), bool)
+    region[:, :8] = False
+    labels[~region] = IGNORE
+    return PorePhoto(key, rgb, labels, region, 4.0)
+
+
+def test_training_runs_resumes_and_updates_labels(tmp_path, capsys):
+    cache = tmp_path / "cache" / "pores"
+    for i in range(2):
+        save_photo(cache_path(cache, f"tiny/{i}"), _tiny_photo(f"tiny/{i}", i))
+    assert [p.key for p in load_cache(cache)] == ["tiny/0", "tiny/1"]
+    args = ["--cache", str(cache), "--steps", "4", "--rounds", "1", "--batch", "2", "--threads", "1",
+            "--checkpoint", str(tmp_path / "psnet.ckpt"), "--out", str(tmp_path / "psnet.pt")]
+    train_psnet.main(args)
+    assert (tmp_path / "psnet.pt").exists()
+    assert (tmp_path / "psnet.stage1.ckpt").exists() and (tmp_path / "psnet.stage2.ckpt").exists()
+    pseudo = sorted((tmp_path / "cache" / "pores_pseudo" / "psnet_round1").rglob("*.png"))
+    assert len(pseudo) == 2
+    state = torch.load(tmp_path / "psnet.pt", weights_only=True)["model"]
+    capsys.readouterr()
+    train_psnet.main(args)  # everything is checkpointed: resumes at the end of both stages
+    log = capsys.readouterr().out
+    assert "resumed from" in log and "stage1" in log and "stage2" in log
+    again = torch.load(tmp_path / "psnet.pt", weights_only=True)["model"]
+    assert all(torch.equal(state[k], again[k]) for k in state)
