@@ -1,0 +1,99 @@
+"""Interactive Plotly figures: the pore density heatmap over the face and the zone scores against the
+score bands. Drawing only: the numbers come from poreseg.density and poreseg.metrics."""
+from __future__ import annotations
+
+import base64
+import io
+
+import cv2
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from poreseg.density import DensityMap
+from poreseg.metrics import REFERENCE_DENSITY_PER_CM2, SCORE_BANDS, FaceMetrics
+from poreseg.zones import ZONE_TITLES, ZONES
+
+BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "Average": "#fee08b",
+                "Poor": "#fc8d59"}
+HEATMAP_MAX_CELLS = 160  # per side: the map is smooth over a centimetre, more cells only weigh on the page
+PHOTO_MAX_SIDE = 900
+FACE_PAD = 0.15  # of the face's size, around it
+
+
+def _face_window(density: DensityMap) -> tuple[slice, slice]:
+    """Grid rows and columns around the cells that have a value."""
+    rows, cols = np.nonzero(np.isfinite(density.per_cm2))
+    if rows.size == 0:
+        return slice(0, density.per_cm2.shape[0]), slice(0, density.per_cm2.shape[1])
+    pad = int(FACE_PAD * max(np.ptp(rows), np.ptp(cols))) + 1
+    h, w = density.per_cm2.shape
+    return (slice(max(0, rows.min() - pad), min(h, rows.max() + 1 + pad)),
+            slice(max(0, cols.min() - pad), min(w, cols.max() + 1 + pad)))
+
+
+def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
+    """The photo as an inline JPEG: a tenth of the bytes Plotly's own PNG encoding takes for a photo."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def density_figure(rgb: np.ndarray, density: DensityMap) -> go.Figure:
+    """Heatmap of pores per cm2 over the face photo; hovering shows the value and the zone."""
+    rows, cols = _face_window(density)
+    stride = max(1, int(np.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / HEATMAP_MAX_CELLS)))
+    values = density.per_cm2[rows, cols][::stride, ::stride]
+    zone_names = np.array(["", *(ZONE_TITLES[z] for z in ZONES)])[density.zone_ids[rows, cols][::stride, ::stride]]
+    cell = density.cell_px
+    xs = (cols.start + np.arange(values.shape[1]) * stride + 0.5 * stride) * cell
+    ys = (rows.start + np.arange(values.shape[0]) * stride + 0.5 * stride) * cell
+
+    h, w = rgb.shape[:2]
+    x0, x1 = int(cols.start * cell), min(w, int(np.ceil(cols.stop * cell)))
+    y0, y1 = int(rows.start * cell), min(h, int(np.ceil(rows.stop * cell)))
+    photo = rgb[y0:y1, x0:x1]
+    shrink = min(1.0, PHOTO_MAX_SIDE / max(photo.shape[:2]))
+    if shrink < 1.0:
+        photo = cv2.resize(photo, (max(1, round(photo.shape[1] * shrink)), max(1, round(photo.shape[0] * shrink))),
+                           interpolation=cv2.INTER_AREA)
+
+    finite = values[np.isfinite(values)]
+    top = max(2 * REFERENCE_DENSITY_PER_CM2, float(np.percentile(finite, 99)) if finite.size else 0.0)
+    dx, dy = (x1 - x0) / photo.shape[1], (y1 - y0) / photo.shape[0]
+    figure = go.Figure(go.Image(source=jpeg_data_uri(photo), x0=x0 + dx / 2, y0=y0 + dy / 2, dx=dx, dy=dy,
+                                hoverinfo="skip"))
+    figure.add_trace(go.Heatmap(
+        z=values, x=xs, y=ys, text=zone_names, zmin=0, zmax=top, colorscale="YlOrRd", opacity=0.55,
+        hovertemplate="%{z:.1f} pores/cm²<br>%{text}<extra></extra>", hoverongaps=False,
+        colorbar={"title": {"text": "pores/cm²"}, "thickness": 14}))
+    figure.update_xaxes(range=[x0, x1], visible=False, constrain="domain")
+    figure.update_yaxes(range=[y1, y0], visible=False, scaleanchor="x")
+    figure.update_layout(title="Pore density", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         plot_bgcolor="white", dragmode="zoom")
+    return figure
+
+
+def zone_scores_figure(metrics: FaceMetrics) -> go.Figure:
+    """Bars of the pore score per zone and for the whole face, over the score bands."""
+    places = [(ZONE_TITLES[name], m) for name, m in metrics.zones.items()] + [("whole face", metrics.face)]
+    figure = go.Figure()
+    bottoms = [lowest for _, lowest in SCORE_BANDS]
+    tops = [100.0, *bottoms[:-1]]
+    for (band, lowest), top in zip(SCORE_BANDS, tops):
+        figure.add_hrect(y0=lowest, y1=top, fillcolor=BAND_COLOURS[band], opacity=0.25, line_width=0, layer="below",
+                         annotation_text=band, annotation_position="right")
+    measured = [(title, m) for title, m in places if m.score is not None]
+    figure.add_trace(go.Bar(
+        x=[title for title, _ in measured], y=[m.score for _, m in measured],
+        marker_color=[BAND_COLOURS[m.band] for _, m in measured], marker_line={"color": "#333", "width": 1},
+        text=[f"{m.score:.0f}" for _, m in measured], textposition="outside",
+        customdata=[[m.band, m.pore_count, m.density_per_cm2 if m.density_per_cm2 is not None else float("nan"),
+                     100 * m.area_fraction] for _, m in measured],
+        hovertemplate=("%{x}: score %{y:.0f} (%{customdata[0]})<br>%{customdata[1]} pores, "
+                       "%{customdata[2]:.1f}/cm², %{customdata[3]:.2f}% of the skin<extra></extra>")))
+    figure.update_yaxes(range=[0, 105], title="pore score (higher is better)")
+    figure.update_xaxes(categoryorder="array", categoryarray=[title for title, _ in places])
+    figure.update_layout(title="Pore score by zone", showlegend=False, margin={"l": 10, "r": 70, "t": 40, "b": 10},
+                         plot_bgcolor="white")
+    return figure
