@@ -1,81 +1,319 @@
-"""poreseg web demo: face parsing and portrait segmentation of one photo. Run: python app.py
+"""poreseg dashboard: from a portrait to its pores, zones, a density heatmap, a product's before/after and
+suggestions. Run: python app.py
 
-Layout and wiring only; the pictures and the status line come from poreseg.views. Everything runs
-locally: no analytics, nothing fetched at run time, nothing kept beyond Gradio's temporary files.
+Layout and wiring only; everything the page shows comes from poreseg.views.
+
+Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
+photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
+closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
+Gradio's own copies of uploads are swept from its cache within CACHE_SWEEP_SECONDS of that age. The
+log holds sizes, timings and exception types, never images or file names.
 """
 from __future__ import annotations
 
 import html
+import logging
 import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 # Before gradio is imported: no telemetry and no version check against the network.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
+from gradio.data_classes import FileData  # noqa: E402
 
-from poreseg import draw  # noqa: E402
-from poreseg.imageio import MAX_FILE_BYTES, ImageLoadError, load_image  # noqa: E402
-from poreseg.views import parsing_views  # noqa: E402
+from poreseg import views  # noqa: E402
+from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
+from poreseg.classes import CLASSES  # noqa: E402
+from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
+from poreseg.products import catalogue  # noqa: E402
+from poreseg.simulate import FULL_COURSE_WEEKS  # noqa: E402
 from poreseg.weights import WeightsError  # noqa: E402
 
-EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parent / "examples").glob("*.jpg"))
+log = logging.getLogger("poreseg.app")
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+EXAMPLES = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
 CREDITS = ("<small>Example portraits: Face Research Lab London Set (DeBruine & Jones 2017, CC BY 4.0) and "
-           "webmorphR.stim (Lisa DeBruine, CC0); details in examples/CREDITS.md.</small>")
-INTRO = ("# poreseg: face parsing and portrait segmentation\n"
-         "Upload a photo, take one with the webcam, paste one, or pick an example. The largest face is "
-         "parsed into skin, brows, eyes, nose, lips, mouth, hair, body and occluders, and the person is "
-         "separated from the background. Images are processed on this machine's CPU and not kept.")
-READY = "Upload a photo, take one with the webcam, paste one, or pick an example."
-NO_IMAGE = "**No image.** " + READY
+           "webmorphR.stim (Lisa DeBruine, CC0); details below.</small>")
+INTRO = ("# poreseg: facial skin analysis\n"
+         "Upload a portrait, take one with the webcam, paste one, or pick an example. The largest face is "
+         "parsed, its pores are found and measured per zone, and a product's effect can be simulated. The "
+         "photo is processed on this machine's CPU and not kept: results live in memory for "
+         f"{views.SESSION_MINUTES} minutes.")
+READY = "Upload a photo, take one with the webcam, paste one, or pick an example; then press Analyse."
+METHOD_INFO = "PS-Net: the trained pore network (needs weights/psnet.pt). DoGPore: a classical detector, no training."
+REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the same as the `/analyze` API and the "
+               "command line), the zones as CSV, and a one-page PNG summary. The files are deleted with the "
+               f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
+SESSION_SECONDS = 60 * views.SESSION_MINUTES
+CACHE_SWEEP_SECONDS = 60
+QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
+# Gradio refuses larger uploads before they reach the loader, which has the same limit.
+LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES}
+IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
+ZOOM_HEIGHT = 240
+DOWNLOADS = (("json", "Report (JSON)"), ("csv", "Zones (CSV)"), ("png", "Summary sheet (PNG)"))
 
 
 def _upload_path(image) -> str | None:
-    """The server-side path of the uploaded image: a FileData dict (the event skips Gradio's
+    """The server-side path of an uploaded image: a FileData dict (these events skip Gradio's
     preprocessing), or a plain path."""
     if isinstance(image, dict):
         return image.get("path")
     return image or None
 
 
-def parse(image):
-    """Face parsing overlay, portrait matte overlay and a Markdown status for an uploaded image."""
+def _close_session(session: views.Session | None) -> None:
+    if session is not None:
+        session.close()
+
+
+def _new_session(rgb, analysis: Analysis) -> views.Session:
+    # Inside Gradio's cache, Gradio serves the files as they are instead of copying them there.
+    cache = Path(demo.GRADIO_CACHE)
+    cache.mkdir(parents=True, exist_ok=True)
+    return views.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)))
+
+
+def _stopped(started: float, error: Exception) -> views.Failure:
+    log.warning("request stopped: %s after %.2f s", type(error).__name__, time.perf_counter() - started)
+    return views.failure(error)
+
+
+def run_analysis(path: str, options: AnalysisOptions):
+    """The photo at ``path`` read and analysed; logs its size and the stage timings."""
+    started = time.perf_counter()
+    rgb = load_image(path)
+    analysis = analyze(rgb, options)
+    seconds = time.perf_counter() - started
+    stages = ", ".join(f"{stage} {t:.2f}" for stage, t in analysis.timings.items() if stage != "total")
+    log.info("analysed %dx%d px, %s, in %.2f s (%s)", rgb.shape[1], rgb.shape[0], options.method, seconds, stages)
+    return rgb, analysis, seconds
+
+
+def _table(table: views.Table | None):
+    return None if table is None else {"headers": table.headers, "data": table.rows}
+
+
+def analyse(image, method, classes, previous, progress=gr.Progress()):
+    """The whole dashboard for the photo in the input; a clear message instead when it cannot be analysed."""
+    _close_session(previous)
     path = _upload_path(image)
     if not path:
-        return None, None, NO_IMAGE
+        gr.Warning(html.escape(views.NO_IMAGE.text))
+        return _cleared(views.NO_IMAGE.markdown)
+    started = time.perf_counter()
+    session = None
     try:
-        views = parsing_views(load_image(path))
-    except (ImageLoadError, WeightsError) as error:
-        title = "Could not read the image" if isinstance(error, ImageLoadError) else "The models could not load"
-        gr.Warning(html.escape(str(error)), title=title)
-        return None, None, f"**{title}.** {html.escape(str(error))}"
-    return views.labels_overlay, views.person_overlay, views.status
+        progress(0.1, desc="Finding the face, its skin and its pores")
+        rgb, analysis, seconds = run_analysis(path, AnalysisOptions(method=method))
+        progress(0.8, desc="Drawing the results")
+        session = _new_session(rgb, analysis)
+        board = views.dashboard(session, seconds, classes)
+    except Exception as error:
+        _close_session(session)
+        problem = _stopped(started, error)
+        gr.Warning(html.escape(problem.text))
+        return _cleared(problem.markdown)
+    if message := views.alert(analysis):
+        gr.Warning(html.escape(message))
+    return {
+        status: board.status, state: session,
+        score: board.score, zones_table: _table(board.zones_table), details: board.details,
+        parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
+        zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
+        heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
+        suggestions_table: _table(board.suggestions), routine: board.routine, sources: board.sources,
+        **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
+    }
 
 
-with gr.Blocks(title="poreseg", analytics_enabled=False) as demo:
+def _cleared(message: str) -> dict:
+    """Every result emptied, ``message`` in the status line."""
+    return {
+        status: message, state: None, score: "", zones_table: None, details: "", parsing_image: None,
+        pores_image: None, zoom_gallery: None, zones_image: None, cutout_image: None, heatmap_note: "",
+        density_plot: None, scores_plot: None, suggestions_table: None, routine: "", sources: "",
+        **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
+    }
+
+
+def show_classes(session, classes):
+    """The face parsing overlay again, with only the ticked classes."""
+    started = time.perf_counter()
+    try:
+        return views.parsing_view(session, classes)
+    except Exception as error:
+        problem = _stopped(started, error)
+        gr.Warning(html.escape(problem.text))
+        return None, None
+
+
+def show_before_after(session, product, strength, weeks):
+    """The chosen product's before/after, recomputed on the stored analysis (no new face parsing)."""
+    started = time.perf_counter()
+    try:
+        result = views.before_after(session, product, strength, weeks)
+    except Exception as error:
+        return None, _stopped(started, error).markdown, None
+    return result.pair, result.note, _table(result.table)
+
+
+def prepare_downloads(session):
+    """The report files of the session's analysis, behind the download buttons."""
+    started = time.perf_counter()
+    files = {}
+    if session is not None:
+        try:
+            files = views.report_files(session)
+        except Exception as error:
+            _stopped(started, error)
+    return [gr.DownloadButton(value=files.get(kind), interactive=kind in files) for kind, _ in DOWNLOADS]
+
+
+def analyze_photo(image: FileData, method: str = "psnet", product: str | None = None, strength: float = 1.0,
+                  weeks: float = FULL_COURSE_WEEKS) -> dict:
+    """Analyse the largest face in a photo and return the report (schema 1): "face" and "zones" (pore count,
+    density per cm2, diameters in mm, area fraction, 0-100 score and band), "warnings", "mm_per_px", "method",
+    quality checks, suggestions, and with ``product`` its simulated effect. method: "psnet" or "dog";
+    product: a catalogue id; strength 0-1; weeks 0-12."""
+    started = time.perf_counter()
+    path = _upload_path(image)  # Gradio hands the FileData over as a dict
+    if not path:
+        raise gr.Error("No image: send a photo as the first input.", print_exception=False)
+    try:
+        options = AnalysisOptions(method=method, product=product or None, strength=strength, weeks=weeks)
+    except ValueError as error:
+        raise gr.Error(f"Invalid request: {error}", print_exception=False) from None
+    try:
+        _, analysis, _ = run_analysis(path, options)
+    except Exception as error:
+        problem = _stopped(started, error)
+        raise gr.Error(problem.text, print_exception=False) from None
+    return analysis.to_dict()
+
+
+def forget_session(request: gr.Request):
+    """The tab was closed: drop its photo, analysis and files now. (Gradio would otherwise keep a closed
+    tab's state for an hour, in case it is reopened.)"""
+    demo.state_holder.delete_state(request.session_hash)
+
+
+with gr.Blocks(title="poreseg", analytics_enabled=False,
+               delete_cache=(CACHE_SWEEP_SECONDS, SESSION_SECONDS + CACHE_SWEEP_SECONDS)) as demo:
+    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=_close_session)
     gr.Markdown(INTRO)
-    with gr.Row():
-        with gr.Column():
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo", type="filepath", image_mode=None,
                              sources=["upload", "webcam", "clipboard"])
-            analyse = gr.Button("Analyse", variant="primary")
-            status = gr.Markdown(READY)
+            method = gr.Radio(choices=views.METHOD_CHOICES, value="psnet", label="Pore method", info=METHOD_INFO)
+            analyse_button = gr.Button("Analyse", variant="primary")
+            status = gr.Markdown(READY, elem_id="status")
             if EXAMPLES:
                 gr.Examples(examples=EXAMPLES, inputs=image, cache_examples=False, examples_per_page=8)
                 gr.Markdown(CREDITS)
-        with gr.Column():
-            labels_view = gr.Image(label="Face parsing", interactive=False)
-            gr.Image(value=draw.legend(), label="Classes", interactive=False, buttons=[], height=240)
-            person_view = gr.Image(label="Portrait matte", interactive=False)
+                with gr.Accordion("Example photos: sources and licences", open=False):
+                    gr.Markdown((EXAMPLES_DIR / "CREDITS.md").read_text(encoding="utf-8"))
+        with gr.Column(scale=2, min_width=300):
+            with gr.Tabs():
+                with gr.Tab("Overview", id="overview"):
+                    score = gr.Markdown(elem_id="score")
+                    zones_table = gr.Dataframe(label="Pores by zone", interactive=False, wrap=True,
+                                               elem_id="zones-table")
+                    details = gr.Markdown()
+                with gr.Tab("Masks", id="masks"):
+                    classes = gr.CheckboxGroup(choices=[(CLASSES[i], i) for i in views.PARSING_CLASSES],
+                                               value=list(views.PARSING_CLASSES), label="Classes shown")
+                    with gr.Row():
+                        parsing_image = gr.Image(label="Face parsing", type="filepath", interactive=False,
+                                                 buttons=["fullscreen", "download"], scale=4, min_width=240,
+                                                 height=IMAGE_HEIGHT, elem_id="parsing-image")
+                        legend_image = gr.Image(value=views.parsing_view(None, list(views.PARSING_CLASSES))[1],
+                                                label="Legend", show_label=False, interactive=False, buttons=[],
+                                                scale=1, min_width=120)
+                    pores_image = gr.Image(label="Pores outlined at full resolution (full screen or download to zoom)",
+                                           type="filepath", interactive=False, buttons=["fullscreen", "download"],
+                                           height=IMAGE_HEIGHT, elem_id="pores-image")
+                    zoom_gallery = gr.Gallery(label="Zones at 1:1 (pores outlined; click one to enlarge)", columns=5,
+                                              height=ZOOM_HEIGHT, object_fit="contain", buttons=["fullscreen"],
+                                              elem_id="zoom")
+                    with gr.Row():
+                        zones_image = gr.Image(label="Zones", type="filepath", interactive=False,
+                                               buttons=["fullscreen", "download"], min_width=240,
+                                               height=IMAGE_HEIGHT, elem_id="zones-image")
+                        cutout_image = gr.Image(label="Portrait cut-out", type="filepath", image_mode="RGBA",
+                                                interactive=False, buttons=["fullscreen", "download"],
+                                                min_width=240, height=IMAGE_HEIGHT, elem_id="cutout-image")
+                with gr.Tab("Heatmap", id="heatmap"):
+                    heatmap_note = gr.Markdown()
+                    density_plot = gr.Plot(label="Pore density", elem_id="density-plot")
+                    scores_plot = gr.Plot(label="Pore score by zone", elem_id="scores-plot")
+                with gr.Tab("Before/after", id="before-after"):
+                    with gr.Row():
+                        product = gr.Dropdown(choices=[(p.name, p.id) for p in catalogue().values()], value=None,
+                                              label="Product", min_width=240, elem_id="product")
+                        strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
+                                             info="how fully the routine is followed", min_width=200)
+                        weeks = gr.Slider(0, FULL_COURSE_WEEKS, value=FULL_COURSE_WEEKS, step=1, label="Weeks of use",
+                                          min_width=200)
+                    after_note = gr.Markdown(views.NO_SESSION)
+                    after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
+                                                  interactive=False, buttons=["fullscreen"], elem_id="after-slider")
+                    after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,
+                                               elem_id="after-table")
+                with gr.Tab("Suggestions", id="suggestions"):
+                    suggestions_table = gr.Dataframe(label="Suggested products", interactive=False, wrap=True,
+                                                     column_widths=["28%", "14%", "58%"], elem_id="suggestions-table")
+                    routine = gr.Markdown()
+                    with gr.Accordion("Sources", open=False):
+                        sources = gr.Markdown()
+                with gr.Tab("Report", id="report"):
+                    gr.Markdown(REPORT_NOTE)
+                    with gr.Row():
+                        download_buttons = [gr.DownloadButton(label, interactive=False, min_width=160,
+                                                              elem_id=f"download-{kind}")
+                                            for kind, label in DOWNLOADS]
 
     # preprocess=False: the function gets the uploaded file's path untouched and load_image reads it
     # (EXIF orientation, colour modes, size limits, a clear message for a file that is not an image);
     # Gradio's own preprocessing would open it first and fail with a bare "Error".
-    gr.on(triggers=[image.change, analyse.click], fn=parse, inputs=image,
-          outputs=[labels_view, person_view, status], api_name="parse", preprocess=False,
-          trigger_mode="always_last")
+    # Every event that uses a session runs in one concurrency slot: one heavy job at a time on a small
+    # machine, and no event draws into a session's folder while a new analysis replaces that session.
+    analysed = gr.on(
+        triggers=[image.change, analyse_button.click], fn=analyse, inputs=[image, method, classes, state],
+        outputs=[status, state, score, zones_table, details, parsing_image, legend_image, pores_image, zoom_gallery,
+                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, suggestions_table, routine,
+                 sources, *download_buttons],
+        preprocess=False, trigger_mode="always_last", concurrency_id="analysis", api_visibility="private")
+    before_after_inputs = [state, product, strength, weeks]
+    before_after_outputs = [after_slider, after_note, after_table]
+    chained = {"concurrency_id": "analysis", "api_visibility": "private", "show_progress": "minimal"}
+    analysed.then(show_before_after, before_after_inputs, before_after_outputs, **chained
+                  ).then(prepare_downloads, state, download_buttons, **chained)
+    gr.on(triggers=[product.change, strength.change, weeks.change], fn=show_before_after,
+          inputs=before_after_inputs, outputs=before_after_outputs, trigger_mode="always_last",
+          concurrency_id="analysis", api_visibility="private")
+    classes.change(show_classes, [state, classes], [parsing_image, legend_image], trigger_mode="always_last",
+                   concurrency_id="analysis", api_visibility="private")
+    gr.api(analyze_photo, api_name="analyze", concurrency_id="analysis")
+    demo.unload(forget_session)
 
-demo.queue(default_concurrency_limit=1)
+demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
-    demo.launch(max_file_size=MAX_FILE_BYTES)
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)  # the app's timings; other libraries only warn
+    started = time.perf_counter()
+    try:
+        psnet_problem = views.warm_up()
+    except WeightsError as error:
+        sys.exit(f"poreseg: cannot start: {error}")
+    if psnet_problem:
+        log.warning("PS-Net unavailable (DoGPore works): %s", psnet_problem)
+    log.info("models loaded in %.1f s", time.perf_counter() - started)
+    demo.launch(**LAUNCH_OPTIONS)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m poreseg {parse,portrait,eval,train} ...``.
+"""Command line: ``python -m poreseg {parse,portrait,pores,eval,train} ...``.
 
 A thin layer over the library. Model and training modules import torch, so they are imported inside
 the commands that need them and ``--help`` stays fast.
@@ -40,6 +40,55 @@ def portrait_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def pores_command(args: argparse.Namespace) -> int:
+    rgb = load_image(args.image)
+    # Any image the loader reads can be a mask: a pixel is analysed where one of its channels is nonzero.
+    skin = load_image(args.mask).any(axis=2) if args.mask else None
+    import cv2
+    from poreseg.pores.segment import PoreError, segment_pores
+    try:
+        result = segment_pores(rgb, skin, args.method)
+    except PoreError as error:
+        return fail(error)
+    save(result.mask.astype(np.uint8) * 255, args.out)
+    pores = cv2.connectedComponents(result.mask.astype(np.uint8), connectivity=8)[0] - 1
+    scale = f", {result.mm_per_px:.3f} mm per pixel" if result.mm_per_px else ""
+    print(f"{pores} pores ({result.method}), expected pore diameter {result.pore_px:.1f} px{scale}")
+    return 0
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    """Analyse each image into OUT/<image stem>/; a failed file gets one line and the others still run."""
+    from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
+    from poreseg.report import write_report
+    from poreseg.weights import WeightsError
+    options = AnalysisOptions(method=args.method)
+    failed = 0
+    for number, image in enumerate(args.images, start=1):
+        progress = f"[{number}/{len(args.images)}]"
+        try:
+            rgb = load_image(image)
+            analysis = analyze(rgb, options)
+            folder = write_report(analysis, rgb, args.out / _report_folder(image, args.images))["report"].parent
+        except (ImageLoadError, AnalysisError, WeightsError, OSError) as error:
+            failed += 1
+            print(f"{progress} {image}: failed: {' '.join(str(error).split())}", file=sys.stderr)
+            continue
+        face = analysis.to_dict()["face"]
+        summary = (f"{face['pore_count']} pores, score {face['score']:.0f} ({face['band']})"
+                   if analysis.pores_measured else "pores not measured (see warnings in report.json)")
+        print(f"{progress} {image}: {summary} -> {folder}", file=sys.stderr)
+    if failed:
+        print(f"{PROG}: {failed} of {len(args.images)} images failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report_folder(image: Path, images: list[Path]) -> str:
+    """The image's stem, or its file name when two inputs share a stem (a.jpg and a.png)."""
+    same_stem = sum(other.stem == image.stem for other in images)
+    return image.stem if same_stem == 1 else image.name
+
+
 def eval_command(args: argparse.Namespace) -> int:
     from poreseg.training import datasets, evaluate
     data = args.data or datasets.DEFAULT_DATA_DIR
@@ -49,6 +98,9 @@ def eval_command(args: argparse.Namespace) -> int:
     if args.model == "parser":
         from poreseg.parsing import parse_face
         print(evaluate.parser_report(lambda rgb: parse_face(rgb).labels, data))
+    elif args.model == "psnet":
+        from poreseg.training import evaluate_pores
+        print(evaluate_pores.report(data))
     else:
         from poreseg.portrait import segment_portrait
         print(evaluate.portrait_report(segment_portrait, data))
@@ -58,6 +110,8 @@ def eval_command(args: argparse.Namespace) -> int:
 def train_command(args: argparse.Namespace) -> int:
     if args.model == "parser":
         from poreseg.training import train_parser as trainer
+    elif args.model == "psnet":
+        from poreseg.training import train_psnet as trainer
     else:
         from poreseg.training import train_portrait as trainer
     trainer.main(args.args)
@@ -83,7 +137,7 @@ PICTURE = output_path(".png", ".jpg", ".jpeg")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Face parsing and portrait segmentation.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Face parsing, portrait and pore segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     parse = commands.add_parser("parse", help="label the largest face of an image (class ids PNG)")
@@ -97,13 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
     portrait.add_argument("--out", type=LOSSLESS, required=True, help="mask PNG: person probability * 255")
     portrait.set_defaults(run=portrait_command)
 
+    pores = commands.add_parser("pores", help="pore mask of a face or of a close-up of skin (0/255 PNG)")
+    pores.add_argument("image", type=Path)
+    pores.add_argument("--mask", type=Path, help="region to analyse: nonzero pixels of this image, at the image's "
+                                                 "size; no face needed, the pore scale comes from the skin itself")
+    pores.add_argument("--method", choices=("psnet", "dog"), default="psnet",
+                       help="psnet: the network (default); dog: DoGPore, the difference-of-Gaussians detector")
+    pores.add_argument("--out", type=LOSSLESS, required=True, help="mask PNG: 255 on pores, 0 elsewhere")
+    pores.set_defaults(run=pores_command)
+
+    analyse = commands.add_parser("analyze", help="full skin analysis: report.json, zones.csv and pictures per image")
+    analyse.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    analyse.add_argument("--out", type=Path, required=True, help="output folder; one subfolder per image")
+    analyse.add_argument("--method", choices=("psnet", "dog"), default="psnet", help="pore segmentation method")
+    analyse.set_defaults(run=analyze_command)
+
     evaluate = commands.add_parser("eval", help="evaluation tables on the held-out data")
-    evaluate.add_argument("model", choices=("parser", "portrait"))
+    evaluate.add_argument("model", choices=("parser", "portrait", "psnet"))
     evaluate.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
     evaluate.set_defaults(run=eval_command)
 
     train = commands.add_parser("train", help="train a model; further arguments go to its trainer")
-    train.add_argument("model", choices=("parser", "portrait"))
+    train.add_argument("model", choices=("parser", "portrait", "psnet"))
     train.add_argument("args", nargs=argparse.REMAINDER, help="e.g. --steps 3000 (see: train parser --help)")
     train.set_defaults(run=train_command)
     return parser

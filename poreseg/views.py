@@ -1,48 +1,373 @@
-"""What the demo shows for one image: the library's results composed into pictures and a status line.
+"""The dashboard's view-model: an Analysis turned into what the page shows (Markdown, tables, pictures,
+Plotly figures, report files) and the messages for photos that cannot be analysed.
 
-The web app (``app.py``) only lays these out; everything it displays comes from here.
+app.py lays these out and wires the events; nothing here imports Gradio. Pictures and downloads are
+written into the session's folder (``Session.folder``), which the app creates inside Gradio's cache so
+that Gradio serves them without copying them; ``Session.close()`` removes it.
 """
 from __future__ import annotations
 
+import html
+import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
 
-from poreseg import draw
-from poreseg.imageio import as_rgb8
+from poreseg import charts, draw, overlays, report
+from poreseg.analysis import Analysis, AnalysisError, simulate
+from poreseg.classes import BACKGROUND, CLASSES
+from poreseg.imageio import ImageLoadError
+from poreseg.metrics import SCORE_BANDS
+from poreseg.parsing import parse_face
+from poreseg.pores.scale import EYE_DISTANCE_MM
+from poreseg.pores.segment import segment_pores
+from poreseg.portrait import segment_portrait
+from poreseg.products import get_product
+from poreseg.suggest import Suggestions
+from poreseg.weights import WeightsError
+from poreseg.zones import ZONE_TITLES, ZONES
+
+METHOD_CHOICES = (("PS-Net", "psnet"), ("DoGPore", "dog"))
+METHOD_NAMES = {value: label for label, value in METHOD_CHOICES}
+PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
+# Photos larger than this (on the long side) are shown shrunk: a 12 MP phone photo (4000 px) still shows
+# at full resolution, a 100 MP one would make a phone's browser give up.
+DISPLAY_MAX_SIDE = 4096
+CUTOUT_MAX_SIDE = 1600  # the cut-out shows the person's outline, not skin detail: a smaller PNG
+ZOOM_SIDE = 320  # px of the photo in each 1:1 zone crop
+JPEG_QUALITY = 90  # with 4:4:4 chroma, so one-pixel pore outlines keep their colour
+PNG_COMPRESSION = report.PNG_COMPRESSION
+
+SESSION_MINUTES = 10  # how long a session keeps its photo, analysis and files after an analysis
+NO_SESSION = f"Analyse a photo first (results are kept for {SESSION_MINUTES} minutes after an analysis)."
+BANDS_TEXT = ", ".join(f"{name} {lowest:.0f}+" for name, lowest in SCORE_BANDS[:-1]) + \
+    f", {SCORE_BANDS[-1][0]} below {SCORE_BANDS[-2][1]:.0f}"
+QUALITY_TITLES = {"face_size": "face size (eye distance, px)", "resolution": "typical pore width (px)",
+                  "detail": "pore detail (px)", "sharpness": "sharpness", "dark": "median skin grey level",
+                  "overexposed": "share of saturated skin", "occlusion": "share of the face hidden"}
+_DIRECTORIES = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")
 
 
 @dataclass
-class ParsingViews:
-    labels_overlay: np.ndarray  # HxWx3 uint8: the image tinted with the face parsing classes
-    person_overlay: np.ndarray  # HxWx3 uint8: the image tinted with the portrait matte
-    status: str  # one Markdown line: how many faces were found and which one was parsed
-    faces_found: int
+class Failure:
+    """Why a photo was not analysed, for the user: a title and one line."""
+
+    title: str
+    detail: str
+
+    @property
+    def markdown(self) -> str:
+        return f"**{self.title}.** {html.escape(self.detail)}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}. {self.detail}"
 
 
-def faces_status(faces_found: int) -> str:
-    """The status line for ``faces_found`` faces (the largest one is the one parsed)."""
-    if faces_found == 0:
-        return "**No face found.** The portrait matte is still shown."
-    if faces_found == 1:
-        return "**1 face found.**"
-    return f"**{faces_found} faces found;** parsed the largest."
+NO_IMAGE = Failure("No image", "Upload a photo, take one with the webcam, paste one, or pick an example.")
 
 
-def parsing_views(rgb: np.ndarray) -> ParsingViews:
-    """Parse the largest face and segment the person of an RGB image, as overlays at the image's size.
+def hide_directories(text: str) -> str:
+    """``text`` with absolute paths cut to their file names: messages name the file, not the server's folders."""
+    return _DIRECTORIES.sub("", text)
 
-    Grey, RGBA, 16-bit and float arrays are converted like ``parse_face`` does. The networks load on
-    first use (``poreseg.weights.WeightsError`` if a weights file is missing or does not match its card).
-    """
-    from poreseg import parse_face, segment_portrait  # imports torch: only when there is work to do
 
-    rgb = as_rgb8(rgb)
-    parsing = parse_face(rgb)
-    person = segment_portrait(rgb)
-    return ParsingViews(
-        labels_overlay=draw.overlay_labels(rgb, parsing.labels),
-        person_overlay=draw.overlay_mask(rgb, person),
-        status=faces_status(parsing.faces_found),
-        faces_found=parsing.faces_found,
+def failure(error: Exception) -> Failure:
+    """The message for an error raised while reading or analysing a photo; never a traceback."""
+    detail = hide_directories(str(error))
+    if isinstance(error, ImageLoadError):
+        return Failure("Could not read the image", detail)
+    if isinstance(error, AnalysisError):
+        return Failure("Cannot analyse this photo", detail)
+    if isinstance(error, WeightsError):
+        if "psnet" in detail:
+            return Failure("PS-Net is not available on this server",
+                           f"{detail}. Choose DoGPore, which needs no trained model.")
+        return Failure("The models could not load", detail)
+    return Failure("Analysis failed", f"an unexpected {type(error).__name__} stopped the analysis. Nothing was "
+                                      "kept; try again, with another photo or with DoGPore.")
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Session:
+    """What one browser session keeps between events, in memory: the photo, its analysis, and the folder
+    its pictures and downloads are written to."""
+
+    rgb: np.ndarray
+    analysis: Analysis
+    folder: Path
+
+    def picture(self, name: str, render: Callable[[], np.ndarray]) -> Path:
+        """The picture ``render()`` draws, saved as ``name`` (.jpg or .png) in the folder. Names say what a
+        picture shows, so the same view asked for again is not drawn again, and a changed view gets a new
+        URL (the browser would show a cached picture under the old one)."""
+        path = self.folder / name
+        if not path.exists():
+            options = ({"quality": JPEG_QUALITY, "subsampling": 0} if path.suffix == ".jpg"
+                       else {"compress_level": PNG_COMPRESSION})
+            Image.fromarray(render()).save(path, **options)
+        return path
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Dashboard:
+    """Everything the page shows after an analysis, tab by tab."""
+
+    status: str
+    score: str  # Overview
+    zones_table: Table
+    details: str
+    parsing: Path  # Masks
+    legend: np.ndarray
+    pores: Path | None
+    zoom: list[tuple[Path, str]]
+    zones: Path
+    cutout: Path
+    heatmap_note: str  # Heatmap
+    density_figure: go.Figure | None
+    scores_figure: go.Figure | None
+    suggestions: Table  # Suggestions
+    routine: str
+    sources: str
+
+
+@dataclass
+class BeforeAfter:
+    pair: tuple[Path, Path] | None
+    note: str
+    table: Table | None
+
+
+def fit(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` shrunk to at most ``max_side`` pixels on its long side (never enlarged)."""
+    scale = max_side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def status_line(analysis: Analysis, seconds: float) -> str:
+    face = analysis.metrics.face
+    h, w = analysis.image_size
+    result = (f"pore score **{face.score:.0f} / 100 ({face.band})**" if face.score is not None
+              else "**pores not measured** (see Overview)")
+    found = analysis.parsing.faces_found
+    faces = "1 face" if found == 1 else f"{found} faces, the largest analysed"
+    line = f"Analysed a {w}x{h} photo with {METHOD_NAMES[analysis.method]} in {seconds:.1f} s: {faces}; {result}."
+    if analysis.warnings:
+        line += f" {len(analysis.warnings)} warning{'s' if len(analysis.warnings) > 1 else ''} on the Overview tab."
+    return line
+
+
+def alert(analysis: Analysis) -> str | None:
+    """What is worth a pop-up after an analysis that worked: several faces, or no pores measured."""
+    lines = []
+    if analysis.parsing.faces_found > 1:
+        lines.append(f"{analysis.parsing.faces_found} faces found; the largest one was analysed.")
+    if not analysis.pores_measured:
+        lines.append("Pores could not be measured in this photo; the Overview tab says why.")
+    return " ".join(lines) or None
+
+
+def score_markdown(analysis: Analysis) -> str:
+    face = analysis.metrics.face
+    if face.score is None:
+        return ("## Pores not measured in this photo\nThe face parsing, zones and cut-out are still shown; the "
+                "warnings below say why pores could not be measured.")
+    lines = [f"## Pore score {face.score:.0f} / 100 · {face.band}",
+             f"Higher is better. Bands: {BANDS_TEXT}.", ""]
+    skin = (f" on {face.skin_area_cm2:.1f} cm² of analysed skin: {face.density_per_cm2:.1f} per cm², mean diameter "
+            f"{face.mean_diameter_mm:.2f} mm" if face.skin_area_cm2 and face.pore_count else "")
+    lines.append(f"**{face.pore_count} pores**{skin}; they cover {100 * face.area_fraction:.2f}% of the skin.")
+    return "\n".join(lines)
+
+
+def zones_table(analysis: Analysis) -> Table:
+    header, *rows = report.zone_table(analysis.metrics)
+    return Table(header, rows)
+
+
+def details_markdown(analysis: Analysis) -> str:
+    parts = []
+    if analysis.warnings:
+        parts.append("### Warnings\n" + "\n".join(f"- {html.escape(w)}" for w in analysis.warnings))
+    if analysis.mm_per_px is not None:
+        scale = (f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the distance between the eyes "
+                 f"({EYE_DISTANCE_MM:.0f} mm assumed, the adult average); a typical pore is then "
+                 f"{analysis.pore_px:.1f} px wide. Sizes and densities are estimates.")
+    else:
+        scale = "No millimetre scale: the eyes are not both visible, so only counts and shares are given."
+    parts.append("### Scale\n" + scale)
+    rows = [f"| {QUALITY_TITLES.get(c.name, c.name.replace('_', ' '))} | {c.value:.3g} | {c.limit:.3g} | "
+            f"{'ok' if c.passed else 'failed' + (', pores not measured' if c.blocking else '')} |"
+            for c in analysis.quality.checks]
+    parts.append("### Photo quality\n| check | measured | limit | result |\n|---|---|---|---|\n" + "\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | None, np.ndarray]:
+    """The face parsing overlay showing only ``classes`` (None without a session), and their legend."""
+    shown = sorted(set(classes or ()) & set(PARSING_CLASSES))
+    if session is None:
+        return None, draw.legend(shown)
+    rgb, labels = session.rgb, session.analysis.parsing.labels
+    path = session.picture("parsing-" + ("-".join(map(str, shown)) or "none") + ".jpg",
+                           lambda: fit(draw.overlay_labels(rgb, labels, classes=shown), DISPLAY_MAX_SIDE))
+    return path, draw.legend(shown)
+
+
+def zone_point(zone_labels: np.ndarray, zone_id: int) -> tuple[int, int] | None:
+    """(x, y) of the zone's pixel nearest its median point (a cheek's centroid can fall outside it)."""
+    ys, xs = np.nonzero(zone_labels == zone_id)
+    if ys.size == 0:
+        return None
+    nearest = np.argmin((ys - np.median(ys)) ** 2 + (xs - np.median(xs)) ** 2)
+    return int(xs[nearest]), int(ys[nearest])
+
+
+def zoom_crops(session: Session, picture: np.ndarray) -> list[tuple[Path, str]]:
+    """A ZOOM_SIDE square of ``picture`` at 1:1 around each zone, lossless, with a caption."""
+    analysis = session.analysis
+    h, w = picture.shape[:2]
+    crops = []
+    for zone_id, zone in enumerate(ZONES, start=1):
+        point = zone_point(analysis.zones.labels, zone_id)
+        if point is None:
+            continue
+        side = min(ZOOM_SIDE, h, w)
+        x0 = min(max(0, point[0] - side // 2), w - side)
+        y0 = min(max(0, point[1] - side // 2), h - side)
+        width = f", {side * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
+        crops.append((session.picture(f"zoom-{zone}.png", lambda: picture[y0:y0 + side, x0:x0 + side]),
+                      f"{ZONE_TITLES[zone]}, 1:1{width}"))
+    return crops
+
+
+def heatmap_note(analysis: Analysis) -> str:
+    if analysis.density is None:
+        reason = ("pores were not measured in this photo" if not analysis.pores_measured
+                  else "there is no millimetre scale (the eyes are not both visible)")
+        return f"No density map: {reason}. The zone scores are shown where they exist."
+    return ("Pores per cm² of analysed skin, smoothed over about a centimetre. Hover for the value and the zone; "
+            "drag to zoom, double-click to reset.")
+
+
+def suggestions_table(suggestions: Suggestions) -> Table:
+    return Table(["product", "when", "why"], [[r["product"], r["when"], r["reason"]] for r in suggestions.rows()])
+
+
+def routine_markdown(suggestions: Suggestions) -> str:
+    parts = []
+    for title, steps in (("Morning", suggestions.morning), ("Evening", suggestions.evening),
+                         ("Weekly", suggestions.weekly)):
+        if steps:
+            parts.append(f"#### {title}\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1)))
+    parts.append(f"> {suggestions.disclaimer}")
+    return "\n\n".join(parts)
+
+
+def sources_markdown(suggestions: Suggestions) -> str:
+    return "\n".join(f"- **{s.product.name}**: {s.product.source}" for s in suggestions.items)
+
+
+def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard:
+    """Every view of a fresh analysis; ``seconds`` the time it took, ``classes`` the parsing classes shown."""
+    analysis, rgb = session.analysis, session.rgb
+    photo = overlays.pores_outlined(rgb, analysis.pores.mask) if analysis.pores_measured else rgb
+    parsing, legend = parsing_view(session, classes)
+    return Dashboard(
+        status=status_line(analysis, seconds),
+        score=score_markdown(analysis),
+        zones_table=zones_table(analysis),
+        details=details_markdown(analysis),
+        parsing=parsing,
+        legend=legend,
+        pores=session.picture("pores.jpg", lambda: fit(photo, DISPLAY_MAX_SIDE)) if analysis.pores_measured else None,
+        zoom=zoom_crops(session, photo),
+        zones=session.picture("zones.jpg", lambda: fit(overlays.zones_overlay(rgb, analysis.zones), DISPLAY_MAX_SIDE)),
+        cutout=session.picture("cutout.png",
+                               lambda: fit(overlays.portrait_cutout(rgb, analysis.person), CUTOUT_MAX_SIDE)),
+        heatmap_note=heatmap_note(analysis),
+        density_figure=None if analysis.density is None else charts.density_figure(rgb, analysis.density),
+        scores_figure=charts.zone_scores_figure(analysis.metrics) if analysis.pores_measured else None,
+        suggestions=suggestions_table(analysis.suggestions),
+        routine=routine_markdown(analysis.suggestions),
+        sources=sources_markdown(analysis.suggestions),
     )
+
+
+def before_after_table(before: list[list[str]], after: list[list[str]]) -> Table:
+    """Zone tables (report.zone_table) before and after side by side: pores, area and score."""
+    columns = [before[0].index(name) for name in ("pores", "area %", "score")]
+    headers = ["zone"] + [f"{before[0][c]} {when}" for c in columns for when in ("before", "after")]
+    rows = [[b[0]] + [row[c] for c in columns for row in (b, a)] for b, a in zip(before[1:], after[1:])]
+    return Table(headers, rows)
+
+
+def before_after(session: Session | None, product_id: str | None, strength: float, weeks: float) -> BeforeAfter:
+    """The product's simulated effect on the face (before/after pictures), its note and the metrics
+    measured again on the simulated photo."""
+    if session is None:
+        return BeforeAfter(None, NO_SESSION, None)
+    if not product_id:
+        return BeforeAfter(None, "Choose a product to see its simulated effect on the pores.", None)
+    analysis = session.analysis
+    if not analysis.pores_measured:
+        return BeforeAfter(None, "The simulation needs measured pores, and this photo has none (see Overview).",
+                           None)
+    after = simulate(analysis, session.rgb, product_id, strength, weeks)
+    rows, cols = report.face_window(analysis)
+    before_path = session.picture("before.jpg", lambda: fit(session.rgb[rows, cols], DISPLAY_MAX_SIDE))
+    after_path = session.picture(f"after-{product_id}-{strength:g}-{weeks:g}.jpg",
+                                 lambda: fit(after.simulation.after[rows, cols], DISPLAY_MAX_SIDE))
+    product, simulation = get_product(product_id), after.simulation
+    note = (f"**{product.name}**, {weeks:g} weeks at {strength:.0%} strength: about "
+            f"{simulation.expected_reduction:.0%} less visible pore area (its full 12-week effect: "
+            f"{product.effect_12w:.0%}). {int(simulation.changed.sum()):,} pixels changed, all on pores; the rest "
+            "of the photo is untouched. Pores and scores are measured again on the simulated photo. An "
+            "illustration from published effects, not a promise.")
+    return BeforeAfter((before_path, after_path), note,
+                       before_after_table(report.zone_table(analysis.metrics), report.zone_table(after.metrics)))
+
+
+def report_files(session: Session) -> dict[str, Path]:
+    """The downloads: report.json (schema 1), zones.csv and a PNG summary sheet, in the session's folder."""
+    analysis = session.analysis
+    folder = session.folder / "report"
+    folder.mkdir(exist_ok=True)
+    files = {"json": folder / "poreseg-report.json", "csv": folder / "poreseg-zones.csv",
+             "png": folder / "poreseg-summary.png"}
+    files["json"].write_text(report.report_json(analysis), encoding="utf-8")
+    files["csv"].write_text(report.zones_csv(analysis), encoding="utf-8")
+    Image.fromarray(report.summary_sheet(analysis, session.rgb)).save(files["png"], compress_level=PNG_COMPRESSION)
+    return files
+
+
+def warm_up() -> str | None:
+    """Load the networks once, so that the first visitor does not wait for them. Raises WeightsError when
+    the face parser or the portrait network cannot load (nothing works without them); returns why PS-Net
+    is not available, or None when it is."""
+    probe = np.full((64, 64, 3), 128, np.uint8)
+    parse_face(probe)
+    segment_portrait(probe)
+    try:
+        segment_pores(probe, skin_mask=np.ones(probe.shape[:2], bool), method="psnet", mm_per_px=0.1)
+    except WeightsError as error:
+        return hide_directories(str(error))
+    return None

@@ -1,6 +1,8 @@
-"""The web demo: poreseg.views, app.py as a module, and the running app's /parse endpoint."""
+"""The dashboard: its view-model (poreseg.views), app.py as a module, and the running app's /analyze API
+called through gradio_client. The browser test (tests/test_app_browser.py) covers the page itself."""
 from __future__ import annotations
 
+import json
 import socket
 
 import numpy as np
@@ -8,8 +10,10 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, requires_weights
+from poreseg.weights import WEIGHTS_DIR, WeightsError
 
-EXAMPLE = REPO_ROOT / "examples" / "005_03.jpg"
+CLOSE_UP = REPO_ROOT / "examples" / "lisa_15cm.jpg"  # the example whose pores the camera resolves
+PORTRAIT = REPO_ROOT / "examples" / "005_03.jpg"
 needs_models = [requires_weights("face_parser"), requires_weights("portrait")]
 # Gradio's queue still uses pandas options that pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
@@ -21,25 +25,106 @@ def with_models(test):
     return test
 
 
-@with_models
-def test_parsing_views_on_an_example():
+def test_failure_messages_name_the_problem_not_the_server():
+    from poreseg.analysis import AnalysisError
+    from poreseg.imageio import ImageLoadError
+    from poreseg.views import failure
+
+    unreadable = failure(ImageLoadError("holiday.jpg: not an image (or a format Pillow cannot read)"))
+    assert unreadable.title == "Could not read the image" and "not an image" in unreadable.detail
+    assert failure(AnalysisError("No face found.")).title == "Cannot analyse this photo"
+
+    missing = failure(WeightsError(f"model weights missing: {WEIGHTS_DIR / 'psnet.pt'} (expected sha256 abc)"))
+    assert "PS-Net" in missing.title and "DoGPore" in missing.detail
+    assert "psnet.pt" in missing.detail and str(WEIGHTS_DIR) not in missing.detail
+    assert failure(WeightsError("model weights missing: /srv/w/face_parser.pt")).title == "The models could not load"
+
+    unexpected = failure(KeyError("/home/someone/secret/photo.jpg"))
+    assert unexpected.title == "Analysis failed" and "KeyError" in unexpected.detail
+    assert "secret" not in unexpected.detail and "Traceback" not in unexpected.markdown
+
+
+def test_before_after_table_pairs_the_columns():
+    from poreseg.views import before_after_table
+
+    header = ["zone", "pores", "per cm2", "mean mm", "area %", "score", "band"]
+    before = [header, ["nose", "30", "2.0", "0.40", "0.50", "40", "Average"]]
+    after = [header, ["nose", "20", "1.5", "0.38", "0.30", "55", "Good"]]
+    table = before_after_table(before, after)
+    assert table.headers == ["zone", "pores before", "pores after", "area % before", "area % after",
+                             "score before", "score after"]
+    assert table.rows == [["nose", "30", "20", "0.50", "0.30", "40", "55"]]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    from poreseg.analysis import AnalysisOptions, analyze
     from poreseg.imageio import load_image
-    from poreseg.views import parsing_views
+    from poreseg.views import Session
 
-    rgb = load_image(EXAMPLE)
-    views = parsing_views(rgb)
-    assert views.labels_overlay.shape == rgb.shape and views.labels_overlay.dtype == np.uint8
-    assert views.person_overlay.shape == rgb.shape and views.person_overlay.dtype == np.uint8
-    assert views.faces_found == 1
-    assert "1 face found" in views.status
+    rgb = load_image(CLOSE_UP)
+    return Session(rgb, analyze(rgb, AnalysisOptions(method="dog")), tmp_path_factory.mktemp("session"))
 
 
-def test_faces_status_wording():
-    from poreseg.views import faces_status
+@with_models
+def test_dashboard_views_of_a_close_up(session):
+    from poreseg.views import PARSING_CLASSES, dashboard
 
-    assert "No face found" in faces_status(0)
-    assert "1 face found" in faces_status(1)
-    assert "3 faces found" in faces_status(3) and "largest" in faces_status(3)
+    board = dashboard(session, 1.0, list(PARSING_CLASSES))
+    face = session.analysis.metrics.face
+    assert f"Pore score {face.score:.0f} / 100" in board.score and face.band in board.score
+    assert "pore score" in board.status and "DoGPore" in board.status
+    assert board.zones_table.rows[-1][:2] == ["whole face", str(face.pore_count)]
+    assert "mm per pixel" in board.details and "Photo quality" in board.details
+    h, w = session.rgb.shape[:2]
+    for path in (board.parsing, board.pores, board.zones):  # full resolution, for zooming into the skin
+        with Image.open(path) as picture:
+            assert picture.size == (w, h)
+    with Image.open(board.cutout) as cutout:
+        assert cutout.mode == "RGBA"
+    assert [caption.split(",")[0] for _, caption in board.zoom] == ["forehead", "nose", "left cheek", "right cheek",
+                                                                    "chin"]
+    assert board.density_figure is not None and board.scores_figure is not None
+    assert board.suggestions.rows and all(len(row) == 3 and row[2] for row in board.suggestions.rows)
+    assert "Morning" in board.routine and "not medical advice" in board.routine
+
+
+@with_models
+def test_parsing_toggles_redraw_only_the_chosen_classes(session):
+    from poreseg.classes import SKIN
+    from poreseg.views import parsing_view
+
+    all_classes, _ = parsing_view(session, [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    skin_only, legend = parsing_view(session, [SKIN])
+    assert skin_only != all_classes and legend.shape[0] < 40  # one legend row
+    shown, photo = np.asarray(Image.open(skin_only)), session.rgb
+    outside_skin = session.analysis.parsing.labels != SKIN
+    # JPEG noise aside, pixels of other classes are the photo's own.
+    assert np.abs(shown[outside_skin].astype(int) - photo[outside_skin]).mean() < 3
+    assert parsing_view(session, [SKIN])[0] == skin_only  # drawn once
+
+
+@with_models
+def test_before_after_and_report_files(session):
+    from poreseg.views import before_after, report_files
+
+    result = before_after(session, "retinoid", 1.0, 12)
+    before, after = (np.asarray(Image.open(path)) for path in result.pair)
+    assert before.shape == after.shape and (before != after).any()
+    whole_face = result.table.rows[-1]
+    assert whole_face[0] == "whole face" and int(whole_face[2]) < int(whole_face[1])  # fewer pores after
+    assert "Retinoid" in result.note and "not a promise" in result.note
+    assert before_after(session, None, 1.0, 12).pair is None
+    assert before_after(None, "retinoid", 1.0, 12).pair is None
+
+    files = report_files(session)
+    assert json.loads(files["json"].read_text())["schema"] == 1
+    assert files["csv"].read_text().splitlines()[0].startswith("zone,pore_count")
+    with Image.open(files["png"]) as sheet:
+        assert sheet.format == "PNG"
+
+    session.close()
+    assert not session.folder.exists()
 
 
 def test_app_imports_without_launching():
@@ -65,7 +150,8 @@ def client(tmp_path_factory):
     import app
 
     port = free_port()
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **app.LAUNCH_OPTIONS)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False,
                      download_files=str(tmp_path_factory.mktemp("downloads")))
@@ -73,30 +159,104 @@ def client(tmp_path_factory):
         app.demo.close()
 
 
+def test_only_analyze_is_an_api(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)
+    assert list(endpoints["named_endpoints"]) == ["/analyze"] and not endpoints["unnamed_endpoints"]
+    parameters = endpoints["named_endpoints"]["/analyze"]["parameters"]
+    assert parameters[0]["parameter_name"] == "image" and not parameters[0]["parameter_has_default"]
+    assert all(p["parameter_has_default"] for p in parameters[1:])
+    assert parameters[1]["parameter_default"] == "psnet"
+
+
 @with_models
-def test_parse_endpoint(client, tmp_path):
+def test_analyze_endpoint(client, tmp_path):
     from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
 
-    labels_file, person_file, status = client.predict(handle_file(str(EXAMPLE)), api_name="/parse")
-    assert "1 face found" in status
-    size = Image.open(EXAMPLE).size
-    for result in (labels_file, person_file):
-        with Image.open(result) as picture:
-            assert picture.size == size
+    report = client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")
+    assert report["schema"] == 1 and report["method"] == "dog" and report["faces_found"] == 1
+    assert report["face"]["pore_count"] > 50
+    assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
+    assert 0.1 < report["mm_per_px"] < 0.3 and isinstance(report["warnings"], list)
 
-    # A text file named like a JPEG: a clear message in the status, no images, and the app keeps serving.
+    # A text file named like a JPEG: one clear message, and the app keeps serving.
     fake = tmp_path / "holiday.jpg"
     fake.write_text("this is not a photo\n")
-    labels_file, person_file, status = client.predict(handle_file(str(fake)), api_name="/parse")
-    assert labels_file is None and person_file is None
-    assert "Could not read the image" in status and "not an image" in status
-    assert "Traceback" not in status
+    with pytest.raises(AppError, match="Could not read the image.*not an image") as raised:
+        client.predict(handle_file(str(fake)), method="dog", api_name="/analyze")
+    assert "Traceback" not in str(raised.value) and str(tmp_path) not in str(raised.value)
 
-    *_, status = client.predict(handle_file(str(EXAMPLE)), api_name="/parse")
-    assert "1 face found" in status
+    again = client.predict(handle_file(str(CLOSE_UP)), method="dog", product="retinoid", api_name="/analyze")
+    assert again["face"] == report["face"]
+    assert again["simulation"]["product"] == "retinoid"
+    assert again["simulation"]["face"]["pore_count"] < report["face"]["pore_count"]
 
 
-def test_parse_endpoint_without_an_image(client):
-    labels_file, person_file, status = client.predict(None, api_name="/parse")
-    assert labels_file is None and person_file is None
-    assert "No image" in status
+@with_models
+def test_analyze_endpoint_explains_photos_it_cannot_analyse(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    Image.new("RGB", (8, 8), (150, 110, 90)).save(tmp_path / "tiny.png")
+    with pytest.raises(AppError, match="too small"):
+        client.predict(handle_file(str(tmp_path / "tiny.png")), method="dog", api_name="/analyze")
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(tmp_path / "wall.png")
+    with pytest.raises(AppError, match="No face found"):
+        client.predict(handle_file(str(tmp_path / "wall.png")), method="dog", api_name="/analyze")
+    with pytest.raises(AppError, match="No image"):
+        client.predict(None, api_name="/analyze")
+    with pytest.raises(AppError, match="Invalid request.*method"):
+        client.predict(handle_file(str(PORTRAIT)), method="magic", api_name="/analyze")
+
+    # Two faces side by side: the larger one is analysed, and the report says so.
+    face = Image.open(PORTRAIT).convert("RGB")
+    pair = Image.new("RGB", (900, 480), "white")
+    pair.paste(face.resize((480, 480)), (0, 0))
+    pair.paste(face.resize((400, 400)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (500, 40))
+    pair.save(tmp_path / "two.jpg")
+    report = client.predict(handle_file(str(tmp_path / "two.jpg")), method="dog", api_name="/analyze")
+    assert report["faces_found"] == 2 and any("largest" in w for w in report["warnings"])
+
+
+def test_a_file_over_the_size_limit_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+
+    from poreseg.imageio import MAX_FILE_BYTES
+
+    huge = tmp_path / "huge.jpg"
+    with open(huge, "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(Exception, match="maximum file size"):
+        client.predict(handle_file(str(huge)), method="dog", api_name="/analyze")
+
+
+@pytest.mark.skipif((WEIGHTS_DIR / "psnet.pt").exists(), reason="PS-Net is trained: see the test below")
+@with_models
+def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(client):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="PS-Net is not available.*DoGPore"):
+        client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")  # PS-Net is the default
+    assert client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")["method"] == "dog"
+
+
+@requires_weights("psnet")
+@with_models
+def test_analyze_endpoint_with_psnet(client):
+    from gradio_client import handle_file
+
+    report = client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")
+    assert report["schema"] == 1 and report["method"] == "psnet"
+    assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
+
+
+@with_models
+def test_warm_up_loads_the_networks_and_says_whether_psnet_is_there():
+    from poreseg.views import warm_up
+
+    problem = warm_up()
+    if (WEIGHTS_DIR / "psnet.pt").exists():
+        assert problem is None
+    else:
+        assert "psnet.pt" in problem and str(WEIGHTS_DIR) not in problem

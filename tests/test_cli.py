@@ -1,8 +1,8 @@
 """The command line as a user runs it: a subprocess, exit codes, one-line errors."""
 from __future__ import annotations
 
+import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,14 +10,6 @@ from PIL import Image
 
 from conftest import requires_weights
 from poreseg.imageio import load_image
-
-
-@pytest.fixture
-def run(repo_root):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "poreseg", *map(str, args)], cwd=repo_root,
-                              capture_output=True, text=True, timeout=300)
-    return run
 
 
 @pytest.fixture
@@ -99,3 +91,21 @@ def test_portrait(run, tmp_path, example_image):
     height, width = load_image(example_image).shape[:2]
     mask = Image.open(mask_path)
     assert mask.mode == "L" and mask.size == (width, height)
+
+
+@requires_weights("face_parser")
+def test_analyze_writes_reports_and_reports_each_failed_file(run, repo_root, tmp_path, not_an_image):
+    example = repo_root / "examples" / "lisa_15cm.jpg"
+    result = run("analyze", example, not_an_image, "--out", tmp_path / "out", "--method", "dog")
+    assert result.returncode == 1  # one file failed; the other was still analysed
+    assert "Traceback" not in result.stderr
+    failures = [line for line in result.stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1 and "not_an_image.txt" in failures[0]
+    folder = tmp_path / "out" / "lisa_15cm"
+    report = json.loads((folder / "report.json").read_text())
+    assert report["schema"] == 1 and report["method"] == "dog"
+    assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
+    header = (folder / "zones.csv").read_text().splitlines()[0]
+    assert "zone" in header and "pore_count" in header
+    for picture in ("parsing.png", "pores.png", "summary.png"):
+        assert Image.open(folder / picture).size[0] > 0
