@@ -15,7 +15,7 @@ from poreseg.training import datasets, train_psnet
 from poreseg.training.evaluate_pores import (DetectionCounts, StabilityTable, component_centroids, mask_dice,
                                              matched_pairs, match_radius)
 from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, save_photo
-from poreseg.training.train_psnet import pore_loss, stage_steps, update_labels
+from poreseg.training.train_psnet import pore_loss, pore_shaped, stage_steps, update_labels
 
 DATA_DIR = datasets.DEFAULT_DATA_DIR
 
@@ -104,11 +104,12 @@ def test_stability_rows_group_by_monk_level():
 
 def test_update_labels_rule():
     labels = np.array([[1, 1, 1, 0, 0, 0, IGNORE, IGNORE, 1]], np.uint8)
-    probability = np.array([[0.9, 0.1, 0.4, 0.05, 0.6, 0.95, 0.9, 0.4, 0.9]], np.float32)
+    probability = np.array([[0.9, 0.01, 0.4, 0.02, 0.6, 0.95, 0.9, 0.3, 0.9]], np.float32)
     uncertainty = np.array([[0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0]], np.float32)
     region = np.ones(labels.shape, bool)
     region[0, -1] = False
-    updated = update_labels(labels, probability, uncertainty, region)
+    # The longest predicted run (pixels 4-6) is 3 px, pore-shaped at 2 px pores; the shape rule is tested below.
+    updated = update_labels(labels, probability, uncertainty, region, pore_px=2.0)
     # confident pore kept; confident skin replaces a pore label; unconfident contradiction -> ignore;
     # confident skin kept; unconfident contradiction -> ignore; confident pore replaces a skin label;
     # confident pore fills an ignored pixel; an unsure ignored pixel stays ignored; outside the region -> ignore.
@@ -117,10 +118,30 @@ def test_update_labels_rule():
 
 
 def test_update_labels_keeps_unconfident_agreement():
-    labels = np.array([[1, 0]], np.uint8)
-    probability = np.array([[0.6, 0.3]], np.float32)  # same side of 0.5 as the labels, not confident
-    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool))
-    assert updated.tolist() == [[1, 0]]
+    labels = np.array([[1, 0, 0]], np.uint8)
+    probability = np.array([[0.6, 0.3, 0.0]], np.float32)  # same side of 0.5 as the labels, not confident
+    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool), 2.0)
+    assert updated.tolist() == [[1, 0, 0]]
+
+
+def test_update_labels_never_teaches_long_components_as_pores():
+    probability = np.zeros((12, 30), np.float32)
+    probability[2, 2:28] = 0.9  # a hair: 26 px long, pores are 3 px
+    probability[8:10, 5:7] = 0.9  # a pore
+    labels = np.zeros(probability.shape, np.uint8)
+    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool), 3.0)
+    assert (updated[2, 2:28] == IGNORE).all()
+    assert (updated[8:10, 5:7] == 1).all()
+    assert (updated[5, :] == 0).all()
+
+
+def test_pore_shaped_measures_components_in_pore_diameters():
+    mask = np.zeros((20, 20), bool)
+    mask[1:4, 1:4] = True  # 3 px wide
+    mask[10, 2:12] = True  # 10 px long
+    shaped = pore_shaped(mask, pore_px=2.0)  # up to 5 px
+    assert shaped[1:4, 1:4].all() and not shaped[10].any()
+    assert pore_shaped(mask, pore_px=4.0)[10, 2:12].all()
 
 
 def test_stage_steps_add_up():
@@ -211,3 +232,14 @@ def test_training_runs_resumes_and_updates_labels(tmp_path, capsys):
     assert "resumed from" in log and "stage1" in log and "stage2" in log
     again = torch.load(tmp_path / "psnet.pt", weights_only=True)["model"]
     assert all(torch.equal(state[k], again[k]) for k in state)
+
+
+def test_cache_refuses_entries_of_another_labeller(tmp_path, monkeypatch):
+    from poreseg.training import pore_patches
+    path = cache_path(tmp_path, "tiny/0")
+    save_photo(path, _tiny_photo("tiny/0", 0))
+    assert pore_patches.is_current(path)
+    monkeypatch.setattr(pore_patches, "labeller_fingerprint", lambda: "changed")
+    assert not pore_patches.is_current(path)
+    with pytest.raises(SystemExit, match="run python -m poreseg.training.pore_patches again"):
+        load_cache(tmp_path)

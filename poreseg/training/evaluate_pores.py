@@ -277,12 +277,13 @@ def net_method(net: torch.nn.Module) -> PoreMethod:
     return lambda rgb, region, pore_px: segmenter(rgb, region, pore_px).mask
 
 
-def trained_nets(paths: dict[str, Path] | None = None) -> dict[str, torch.nn.Module]:
-    """The networks of ``VARIANTS`` (default weights paths, or ``paths`` by variant name) that exist."""
+def trained_nets(paths: dict[str, Path] | None = None, exclude: tuple[str, ...] = ()) -> dict[str, torch.nn.Module]:
+    """The networks of ``VARIANTS`` but ``exclude`` (variant names) whose weights exist, from their
+    default paths or ``paths`` by variant name."""
     nets = {}
     for variant in VARIANTS:
         path = (paths or {}).get(variant.name, variant.default_out)
-        if path.exists():
+        if variant.name not in exclude and path.exists():
             net = build_net(variant)
             net.load_state_dict(load_state("psnet", path))
             nets[variant.name] = net.eval()

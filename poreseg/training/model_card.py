@@ -223,7 +223,7 @@ labels could not be trusted: {n_used} of the {n_sources} training photos were us
 
 ```
 python -m poreseg.training.pore_patches --data {data}
-python -m poreseg train psnet --steps {steps} --rounds {rounds} --threads 2
+python -m poreseg train psnet --steps {steps} --rounds {rounds}
 python -m poreseg train psnet --steps {steps} --arch unet
 python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-hfa
 python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-bayes
@@ -302,7 +302,8 @@ def evaluate_portrait(net, data: Path) -> tuple[str, str]:
 
 def evaluate_psnet(net, data: Path) -> tuple[str, str]:
     from poreseg.training import evaluate_pores
-    nets = {**evaluate_pores.trained_nets(), "psnet": net}  # the ablations from their default paths
+    # The ablations from their default paths; the full model is the card's own, not yet described by any card.
+    nets = {**evaluate_pores.trained_nets(exclude=("psnet",)), "psnet": net}
     result = evaluate_pores.evaluate(data, nets, log=lambda message: print(message, flush=True))
     f1 = {name: score.f1 for name, score in result.synthetic.items()}
     psnet, dog = evaluate_pores.PSNET_LABEL, evaluate_pores.DOG_LABEL

@@ -6,23 +6,38 @@ For every training photo: face parsing -> pore region (``skin_region``) -> pore 
 the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels. One ``KEY.npz`` per
 photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
 pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
-interrupted run resumes.
+interrupted run resumes, unless the code or weights that made their labels have changed since (the
+``labeller`` fingerprint stored with each entry).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from poreseg import skin as skin_module
+from poreseg.pores import dog, scale, segment
 from poreseg.pores.dog import coarse_labels, dog_pores
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.pores.segment import PoreError, face_region
 from poreseg.training import datasets
+from poreseg.weights import WEIGHTS_DIR
 
 DEFAULT_CACHE = Path("cache/pores")
+# What the cached regions, scales and coarse labels depend on.
+LABELLER_FILES = (Path(dog.__file__), Path(scale.__file__), Path(skin_module.__file__), Path(segment.__file__),
+                  WEIGHTS_DIR / "face_parser.pt")
+
+
+def labeller_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in LABELLER_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -62,11 +77,20 @@ def cache_path(cache_dir: Path, key: str) -> Path:
 
 
 def save_photo(path: Path, photo: PorePhoto) -> None:
+    """Stores ``photo`` as made by the current labeller."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".tmp"), "wb") as f:  # np.savez would append .npz to a .tmp name
         np.savez_compressed(f, key=photo.key, rgb=photo.rgb, labels=photo.labels, region=photo.region,
-                            pore_px=photo.pore_px)
+                            pore_px=photo.pore_px, labeller=labeller_fingerprint())
     path.with_suffix(".tmp").replace(path)
+
+
+def is_current(path: Path) -> bool:
+    """Whether the cache entry exists and was made by the current labeller."""
+    if not path.exists():
+        return False
+    with np.load(path) as data:
+        return "labeller" in data.files and str(data["labeller"]) == labeller_fingerprint()
 
 
 def load_photo(path: Path) -> PorePhoto:
@@ -75,7 +99,13 @@ def load_photo(path: Path) -> PorePhoto:
 
 
 def load_cache(cache_dir: Path) -> list[PorePhoto]:
-    return [load_photo(path) for path in sorted(cache_dir.rglob("*.npz"))]
+    """Every photo of the cache; an entry made by other labelling code or weights is refused."""
+    paths = sorted(cache_dir.rglob("*.npz"))
+    stale = [path for path in paths if not is_current(path)]
+    if stale:
+        raise SystemExit(f"{len(stale)} photos of {cache_dir} were labelled by other code or weights "
+                         f"(e.g. {stale[0]}); run python -m poreseg.training.pore_patches again")
+    return [load_photo(path) for path in paths]
 
 
 def bounding_box(region: np.ndarray, pad: int) -> tuple[slice, slice]:
@@ -106,10 +136,11 @@ def build_cache(data_dir: Path, cache_dir: Path) -> None:
     started = time.time()
     for i, source in enumerate(sources, 1):
         path = cache_path(cache_dir, source.key)
-        if path.exists():
+        if is_current(path):
             continue
         photo = build_photo(source)
         if photo is None:
+            path.unlink(missing_ok=True)  # an older labeller may have found what this one does not
             print(f"[{i}/{len(sources)}] {source.key}: no face, pore region or eye pair, skipped", flush=True)
             continue
         save_photo(path, photo)
