@@ -17,13 +17,14 @@ The stages, in order; each is timed (seconds) in ``Analysis.timings``:
               on the simulated photo
 
 Input: an RGB array as poreseg.imageio.load_image returns it (grey, RGBA, 16-bit and float arrays are
-converted). No face raises AnalysisError with a message for the user; several faces analyse the
-largest and say so in the warnings.
+converted). It is analysed at its own size, and memory grows with it (about 30 bytes per pixel at the
+peak); load_image shrinks larger photos to MAX_WORKING_PIXELS (16 MP). No face raises AnalysisError with
+a message for the user; several faces analyse the largest and say so in the warnings.
 """
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,10 +169,13 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         else:
             warnings.append("The eyes are not both visible, so there is no millimetre scale: pore sizes and "
                             "densities are not given, only counts and the share of skin covered.")
-            # segment_pores sizes its filters from the skin texture then; without skin, the feature
-            # box's rough scale still tells whether pores could have been resolved.
-            pore_px = (estimate_pore_px(rgb, region) if region.any()
-                       else pore_px_from_mm_per_px(EYE_DISTANCE_MM / frame.eye_distance_px))
+            # The pore size then comes from the skin texture; without skin, or on skin where no dark blob
+            # stands out (smooth, blurred or retouched), the feature box's rough scale still tells whether
+            # pores could have been resolved.
+            pore_px = pore_px_from_mm_per_px(EYE_DISTANCE_MM / frame.eye_distance_px)
+            if region.any():
+                with suppress(ValueError):  # no dark blob stands out
+                    pore_px = estimate_pore_px(rgb, region)
 
     with clock.stage("quality"):
         quality = assess(rgb, labels, region, frame, pore_px)
@@ -181,8 +185,8 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         warnings.append("No bare skin was found on the face to look for pores in.")
     elif quality.pores_measurable:
         with clock.stage("pores"):
-            pores = segment_pores(rgb, skin_mask=region, method=options.method, mm_per_px=mm_per_px)
-            pore_px = pores.pore_px
+            pores = segment_pores(rgb, skin_mask=region, method=options.method, mm_per_px=mm_per_px,
+                                  pore_px=pore_px)
 
     with clock.stage("zones"):
         zones = face_zones(labels, region, frame)
@@ -218,6 +222,6 @@ def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: flo
     simulation = simulate_product(as_rgb8(rgb), analysis.pores.mask, analysis.region, get_product(product_id),
                                   strength, weeks)
     pores = segment_pores(simulation.after, skin_mask=analysis.region, method=analysis.method,
-                          mm_per_px=analysis.mm_per_px)
+                          mm_per_px=analysis.mm_per_px, pore_px=analysis.pore_px)
     pore_objects = find_pores(pores.mask, analysis.zones)
     return AfterProduct(simulation, pores, pore_objects, measure(pore_objects, analysis.zones, analysis.mm_per_px))

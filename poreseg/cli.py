@@ -70,9 +70,11 @@ def analyze_command(args: argparse.Namespace) -> int:
             rgb = load_image(image)
             analysis = analyze(rgb, options)
             folder = write_report(analysis, rgb, args.out / _report_folder(image, args.images))["report"].parent
-        except (ImageLoadError, AnalysisError, WeightsError, OSError) as error:
+        except Exception as error:  # one photo's failure, even a bug, must not stop the batch
             failed += 1
-            print(f"{progress} {image}: failed: {' '.join(str(error).split())}", file=sys.stderr)
+            expected = isinstance(error, (ImageLoadError, AnalysisError, WeightsError, OSError))
+            reason = str(error) if expected else f"unexpected {type(error).__name__}: {error}"
+            print(f"{progress} {image}: failed: {' '.join(reason.split())}", file=sys.stderr)
             continue
         face = analysis.to_dict()["face"]
         summary = (f"{face['pore_count']} pores, score {face['score']:.0f} ({face['band']})"

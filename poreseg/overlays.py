@@ -31,11 +31,9 @@ def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, colour: tuple[int, in
 
 def zones_overlay(rgb: np.ndarray, zones: FaceZones, alpha: float = 0.35) -> np.ndarray:
     """The photo tinted with one colour per zone, each zone named at its centre."""
-    out = np.array(rgb, np.float32, copy=True)
     palette = np.array([(0, 0, 0), *ZONE_COLOURS], np.float32)
     inside = zones.labels > 0
-    out[inside] = out[inside] * (1 - alpha) + palette[zones.labels[inside]] * alpha
-    out = (out + 0.5).astype(np.uint8)
+    out = draw.blend(rgb, inside, palette[zones.labels[inside]], alpha)
     scale = max(0.4, min(out.shape[:2]) / 900)
     for zone_id, name in enumerate(ZONES, start=1):
         ys, xs = np.nonzero(zones.labels == zone_id)
@@ -65,9 +63,7 @@ def density_overlay(rgb: np.ndarray, density: DensityMap, alpha: float = 0.55) -
     h, w = rgb.shape[:2]
     values = density.at_image_size(h, w)
     inside = np.isfinite(values)
-    out = np.array(rgb, np.float32, copy=True)
-    out[inside] = out[inside] * (1 - alpha) + density_colours(values)[inside] * alpha
-    return (out + 0.5).astype(np.uint8)
+    return draw.blend(rgb, inside, density_colours(values[inside]), alpha)
 
 
 def labels_with_legend(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -161,19 +161,20 @@ def write_report(analysis: Analysis, rgb: np.ndarray, out_dir: str | Path) -> di
     written = {"report": out / "report.json", "zones_csv": out / "zones.csv"}
     written["report"].write_text(report_json(analysis), encoding="utf-8")
     written["zones_csv"].write_text(zones_csv(analysis), encoding="utf-8")
+    # Drawn one at a time as they are saved: a full-resolution picture is 50 MB at 16 MP.
     pictures = {
-        "parsing": overlays.labels_with_legend(rgb, analysis.parsing.labels),
-        "portrait": overlays.portrait_cutout(rgb, analysis.person),
-        "zones": overlays.zones_overlay(rgb, analysis.zones),
-        "summary": summary_sheet(analysis, rgb),
+        "parsing": lambda: overlays.labels_with_legend(rgb, analysis.parsing.labels),
+        "portrait": lambda: overlays.portrait_cutout(rgb, analysis.person),
+        "zones": lambda: overlays.zones_overlay(rgb, analysis.zones),
+        "summary": lambda: summary_sheet(analysis, rgb),
     }
     if analysis.pores is not None:
-        pictures["pores"] = overlays.pores_outlined(rgb, analysis.pores.mask)
+        pictures["pores"] = lambda: overlays.pores_outlined(rgb, analysis.pores.mask)
     if analysis.density is not None:
-        pictures["density"] = overlays.density_overlay(rgb, analysis.density)
+        pictures["density"] = lambda: overlays.density_overlay(rgb, analysis.density)
     if analysis.after is not None:
-        pictures["after"] = analysis.after.simulation.after
-    for name, picture in pictures.items():
+        pictures["after"] = lambda: analysis.after.simulation.after
+    for name, draw in pictures.items():
         written[name] = out / f"{name}.png"
-        Image.fromarray(picture).save(written[name], compress_level=PNG_COMPRESSION)
+        Image.fromarray(draw()).save(written[name], compress_level=PNG_COMPRESSION)
     return written

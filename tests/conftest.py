@@ -1,8 +1,12 @@
 """Shared fixtures. Nothing here imports torch: most tests run without it or trained weights."""
 from __future__ import annotations
 
+import socket
+import struct
 import subprocess
 import sys
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,10 +14,22 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def requires_weights(name: str) -> pytest.MarkDecorator:
-    """Skip a test until ``weights/NAME.pt`` has been trained."""
-    path = REPO_ROOT / "weights" / f"{name}.pt"
-    return pytest.mark.skipif(not path.exists(), reason=f"{path.relative_to(REPO_ROOT)} not trained yet")
+def requires_weights(*names: str) -> pytest.MarkDecorator:
+    """Skip a test until ``weights/NAME.pt`` has been trained for each name."""
+    missing = [f"weights/{name}.pt" for name in names if not (REPO_ROOT / "weights" / f"{name}.pt").exists()]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not trained yet")
+
+
+requires_models = requires_weights("face_parser", "portrait")  # what every analysis needs
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares a size in its header and has no pixel data: a decompression bomb's shape."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -49,3 +65,59 @@ def run(repo_root):
         return subprocess.run([sys.executable, "-m", "poreseg", *map(str, args)], cwd=repo_root,
                               capture_output=True, text=True, timeout=300)
     return run
+
+
+@contextmanager
+def running_app():
+    """app.py's dashboard launched in this process on a free loopback port; yields its URL."""
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **app.LAUNCH_OPTIONS)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory):
+    """A gradio_client Client of the app, launched once per test module."""
+    from gradio_client import Client
+
+    with running_app() as url:
+        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def library_outcome(path: Path, method: str = "dog") -> dict | str:
+    """What ``load_image`` + ``analyze`` make of a file: the report as JSON would carry it, or the one
+    message of a photo that cannot be analysed."""
+    import json
+
+    from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
+    from poreseg.imageio import ImageLoadError, load_image
+
+    try:
+        analysis = analyze(load_image(path), AnalysisOptions(method=method))
+    except (ImageLoadError, AnalysisError) as error:
+        return str(error)
+    return json.loads(json.dumps(analysis.to_dict()))
+
+
+def api_outcome(client, path: Path, method: str = "dog") -> dict | str:
+    """The same through the app's /analyze API: the report, or the message of the error it answers with."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    try:
+        return client.predict(handle_file(str(path)), method=method, api_name="/analyze")
+    except AppError as error:
+        return str(error)
+
+
+def without_timings(report: dict) -> dict:
+    """A report without its stage timings, which differ from run to run."""
+    return {key: value for key, value in report.items() if key != "timings"}

@@ -3,7 +3,6 @@ called through gradio_client. The browser test (tests/test_app_browser.py) cover
 from __future__ import annotations
 
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -137,30 +136,8 @@ def test_app_imports_without_launching():
     assert app.EXAMPLES, "examples/*.jpg should feed the examples gallery"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from gradio_client import Client
-
-    import app
-
-    port = free_port()
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **app.LAUNCH_OPTIONS)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False,
-                     download_files=str(tmp_path_factory.mktemp("downloads")))
-    finally:
-        app.demo.close()
-
-
-def test_only_analyze_is_an_api(client):
-    endpoints = client.view_api(return_format="dict", print_info=False)
+def test_only_analyze_is_an_api(app_client):
+    endpoints = app_client.view_api(return_format="dict", print_info=False)
     assert list(endpoints["named_endpoints"]) == ["/analyze"] and not endpoints["unnamed_endpoints"]
     parameters = endpoints["named_endpoints"]["/analyze"]["parameters"]
     assert parameters[0]["parameter_name"] == "image" and not parameters[0]["parameter_has_default"]
@@ -169,11 +146,11 @@ def test_only_analyze_is_an_api(client):
 
 
 @with_models
-def test_analyze_endpoint(client, tmp_path):
+def test_analyze_endpoint(app_client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    report = client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")
+    report = app_client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")
     assert report["schema"] == 1 and report["method"] == "dog" and report["faces_found"] == 1
     assert report["face"]["pore_count"] > 50
     assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
@@ -183,30 +160,30 @@ def test_analyze_endpoint(client, tmp_path):
     fake = tmp_path / "holiday.jpg"
     fake.write_text("this is not a photo\n")
     with pytest.raises(AppError, match="Could not read the image.*not an image") as raised:
-        client.predict(handle_file(str(fake)), method="dog", api_name="/analyze")
+        app_client.predict(handle_file(str(fake)), method="dog", api_name="/analyze")
     assert "Traceback" not in str(raised.value) and str(tmp_path) not in str(raised.value)
 
-    again = client.predict(handle_file(str(CLOSE_UP)), method="dog", product="retinoid", api_name="/analyze")
+    again = app_client.predict(handle_file(str(CLOSE_UP)), method="dog", product="retinoid", api_name="/analyze")
     assert again["face"] == report["face"]
     assert again["simulation"]["product"] == "retinoid"
     assert again["simulation"]["face"]["pore_count"] < report["face"]["pore_count"]
 
 
 @with_models
-def test_analyze_endpoint_explains_photos_it_cannot_analyse(client, tmp_path):
+def test_analyze_endpoint_explains_photos_it_cannot_analyse(app_client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     Image.new("RGB", (8, 8), (150, 110, 90)).save(tmp_path / "tiny.png")
     with pytest.raises(AppError, match="too small"):
-        client.predict(handle_file(str(tmp_path / "tiny.png")), method="dog", api_name="/analyze")
+        app_client.predict(handle_file(str(tmp_path / "tiny.png")), method="dog", api_name="/analyze")
     Image.new("RGB", (320, 240), (128, 128, 128)).save(tmp_path / "wall.png")
     with pytest.raises(AppError, match="No face found"):
-        client.predict(handle_file(str(tmp_path / "wall.png")), method="dog", api_name="/analyze")
+        app_client.predict(handle_file(str(tmp_path / "wall.png")), method="dog", api_name="/analyze")
     with pytest.raises(AppError, match="No image"):
-        client.predict(None, api_name="/analyze")
+        app_client.predict(None, api_name="/analyze")
     with pytest.raises(AppError, match="Invalid request.*method"):
-        client.predict(handle_file(str(PORTRAIT)), method="magic", api_name="/analyze")
+        app_client.predict(handle_file(str(PORTRAIT)), method="magic", api_name="/analyze")
 
     # Two faces side by side: the larger one is analysed, and the report says so.
     face = Image.open(PORTRAIT).convert("RGB")
@@ -214,11 +191,11 @@ def test_analyze_endpoint_explains_photos_it_cannot_analyse(client, tmp_path):
     pair.paste(face.resize((480, 480)), (0, 0))
     pair.paste(face.resize((400, 400)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (500, 40))
     pair.save(tmp_path / "two.jpg")
-    report = client.predict(handle_file(str(tmp_path / "two.jpg")), method="dog", api_name="/analyze")
+    report = app_client.predict(handle_file(str(tmp_path / "two.jpg")), method="dog", api_name="/analyze")
     assert report["faces_found"] == 2 and any("largest" in w for w in report["warnings"])
 
 
-def test_a_file_over_the_size_limit_is_refused(client, tmp_path):
+def test_a_file_over_the_size_limit_is_refused(app_client, tmp_path):
     from gradio_client import handle_file
 
     from poreseg.imageio import MAX_FILE_BYTES
@@ -227,26 +204,26 @@ def test_a_file_over_the_size_limit_is_refused(client, tmp_path):
     with open(huge, "wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)
     with pytest.raises(Exception, match="maximum file size"):
-        client.predict(handle_file(str(huge)), method="dog", api_name="/analyze")
+        app_client.predict(handle_file(str(huge)), method="dog", api_name="/analyze")
 
 
 @pytest.mark.skipif((WEIGHTS_DIR / "psnet.pt").exists(), reason="PS-Net is trained: see the test below")
 @with_models
-def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(client):
+def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_client):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="PS-Net is not available.*DoGPore"):
-        client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")  # PS-Net is the default
-    assert client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")["method"] == "dog"
+        app_client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")  # PS-Net is the default
+    assert app_client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")["method"] == "dog"
 
 
 @requires_weights("psnet")
 @with_models
-def test_analyze_endpoint_with_psnet(client):
+def test_analyze_endpoint_with_psnet(app_client):
     from gradio_client import handle_file
 
-    report = client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")
+    report = app_client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")
     assert report["schema"] == 1 and report["method"] == "psnet"
     assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, requires_weights
+from conftest import REPO_ROOT, requires_weights, running_app
 
 CLOSE_UP = REPO_ROOT / "examples" / "lisa_15cm.jpg"
 SCREENSHOTS = REPO_ROOT / "test-output" / "app_browser"
@@ -43,17 +42,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def app_url(chromium):  # no app to launch when there is no browser to look at it
-    import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **app.LAUNCH_OPTIONS)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.demo.close()
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from conftest import png_header_only
 from poreseg import imageio
 from poreseg.imageio import ImageLoadError, as_rgb8, load_image
 
@@ -141,15 +140,6 @@ def test_truncated_jpeg(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageLoadError, match="truncated"):
         load_image(path)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a size in its header and has no pixel data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("width, height", [(50000, 50000), (12000, 11000)])

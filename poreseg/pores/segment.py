@@ -213,13 +213,15 @@ _default_segmenter: PoreSegmenter | None = None
 
 
 def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: str = "psnet",
-                  mm_per_px: float | None = None) -> PoreResult:
+                  mm_per_px: float | None = None, pore_px: float | None = None) -> PoreResult:
     """Pores of an RGB image (HxWx3 uint8; grey, RGBA, 16-bit and float arrays are converted).
 
     Without ``skin_mask`` the largest face is parsed and its skin (minus a margin around the features
     and the nostrils) is analysed, at the scale its eye distance gives. With ``skin_mask`` (HxW, nonzero
     = analyse) no face is needed; the pore scale then comes from ``mm_per_px`` or, without it, from the
-    skin texture itself. ``method``: "psnet" (the network) or "dog" (DoGPore).
+    skin texture itself. ``pore_px``, the expected pore diameter in pixels, overrides both (a caller that
+    has worked it out already, or measures a photo again at the same scale). ``method``: "psnet" (the
+    network) or "dog" (DoGPore).
     """
     if method not in METHODS:
         raise PoreError(f"unknown pore method {method!r}: choose one of {', '.join(METHODS)}")
@@ -235,7 +237,8 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
                             f"{rgb.shape[1]}x{rgb.shape[0]}")
     if not region.any():
         raise PoreError("no skin to analyse: the skin region is empty")
-    pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
+    if pore_px is None:
+        pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
     if method == "dog":
         found = dog_pores(rgb, region, pore_px)
         return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,

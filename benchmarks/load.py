@@ -1,0 +1,218 @@
+"""Load test of the app's /analyze API: the app in its own process, driven by concurrent gradio_client clients.
+
+    python benchmarks/load.py [--clients 20] [--seconds 60] [--method dog|psnet] [--photo PATH]
+
+The app is started as users start it (``python app.py``) on a free loopback port; its start-up time
+(process start to the first page served) is reported. One warm-up request and three requests alone then
+give the single-request time (their median). Then --clients threads, each with its own Client, send the
+photo back to back for --seconds; requests under way at the end are finished and counted. Per request,
+the latency (submit to result) and the queue wait (submit to the start of processing, from the status
+updates Gradio streams to the client) are recorded; failures are counted by message, and queue
+rejections (Gradio refuses a request when app.QUEUE_SIZE are already waiting) apart from errors. The
+server's peak resident memory is the high-water mark of its whole life (VmHWM in /proc, Linux).
+
+Goals (issue 5): no errors; a bounded queue (never more than QUEUE_SIZE waiting); peak RSS <= 2 GB;
+p95 latency <= p95 queue wait + 2 x the single-request time. The exit code is 0 when all hold.
+
+The clients stay on loopback: gradio_client would otherwise look up huggingface.co for telemetry and
+its user agent, so the Hugging Face Hub is switched offline here (the app itself makes no such calls;
+tests/test_privacy.py checks it with the network blocked).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.utils import QueueError, Status  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app import QUEUE_SIZE  # noqa: E402
+
+PEAK_RSS_GOAL_BYTES = 2 * 1024 ** 3
+SINGLE_REQUESTS = 3
+STATUS_POLL_SECONDS = 0.05
+START_TIMEOUT_SECONDS = 180
+
+
+@dataclass
+class Request:
+    latency: float  # seconds from submit to result
+    queue_wait: float  # seconds from submit to the start of processing
+    longest_queue: int  # the most requests waiting that this one saw
+    error: str | None = None  # why it failed, None when it worked
+    rejected: bool = False  # the queue was full
+
+
+@dataclass
+class App:
+    process: subprocess.Popen
+    url: str
+    start_seconds: float
+
+    def peak_rss(self) -> int:
+        """The server process's peak resident memory so far, in bytes."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(log: Path) -> App:
+    """``python app.py`` on a free loopback port, once it serves its page."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    started = time.perf_counter()
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - started < START_TIMEOUT_SECONDS:
+        if process.poll() is not None:
+            sys.exit(f"the app stopped while starting (exit code {process.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return App(process, url, time.perf_counter() - started)
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    sys.exit(f"the app did not serve {url} within {START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def one_request(client: Client, photo: Path, method: str) -> Request:
+    """One /analyze call, timed; its queue wait read from the status updates."""
+    submitted = time.perf_counter()
+    processing = None
+    longest_queue = 0
+    job = client.submit(handle_file(str(photo)), method=method, api_name="/analyze")
+    while not job.done():
+        status = job.status()
+        if status.code == Status.IN_QUEUE and status.queue_size is not None:
+            longest_queue = max(longest_queue, status.queue_size)
+        if status.code == Status.PROCESSING and processing is None:
+            processing = time.perf_counter()
+        time.sleep(STATUS_POLL_SECONDS)
+    try:
+        job.result()
+    except QueueError as error:
+        return Request(time.perf_counter() - submitted, 0.0, longest_queue, str(error), rejected=True)
+    except Exception as error:  # any failure is counted and reported, none stops the run
+        return Request(time.perf_counter() - submitted, 0.0, longest_queue, f"{type(error).__name__}: {error}")
+    finished = time.perf_counter()
+    return Request(finished - submitted, (processing or finished) - submitted, longest_queue)
+
+
+def drive(url: str, clients: int, seconds: float, photo: Path, method: str) -> list[Request]:
+    """``clients`` threads sending ``photo`` back to back until ``seconds`` have passed."""
+    requests: list[Request] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client_loop():
+        client = Client(url, verbose=False)
+        while time.perf_counter() < deadline:
+            request = one_request(client, photo, method)
+            with lock:
+                requests.append(request)
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return requests
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` quantile (0-1) by linear interpolation; the value itself for a single one."""
+    ordered = sorted(values)
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def report(single: float, requests: list[Request], args: argparse.Namespace, peak_rss: int) -> bool:
+    """Print the numbers and the goals; True when every goal holds."""
+    done = [r for r in requests if r.error is None]
+    failed = [r for r in requests if r.error is not None and not r.rejected]
+    rejected = [r for r in requests if r.rejected]
+    longest_queue = max((r.longest_queue for r in requests), default=0)
+    print(f"load: {args.clients} clients for {args.seconds:g} s: {len(requests)} requests, {len(done)} answered, "
+          f"{len(failed)} errors, {len(rejected)} rejected (queue full)")
+    for message in sorted({r.error for r in failed}):
+        print(f"  error x{sum(r.error == message for r in failed)}: {message}")
+    if not done:
+        print("no request was answered")
+        return False
+    latency = [r.latency for r in done]
+    wait = [r.queue_wait for r in done]
+    p95_latency, p95_wait = percentile(latency, 0.95), percentile(wait, 0.95)
+    print(f"latency p50 {percentile(latency, 0.5):.2f} s, p95 {p95_latency:.2f} s; queue wait p50 "
+          f"{percentile(wait, 0.5):.2f} s, p95 {p95_wait:.2f} s; throughput {len(done) / args.seconds:.2f}/s; "
+          f"longest queue {longest_queue} (limit {QUEUE_SIZE})")
+    print(f"server peak RSS {peak_rss / 1024 ** 3:.2f} GB")
+    budget = p95_wait + 2 * single
+    goals = [
+        (not failed, f"no errors ({len(failed)})"),
+        (longest_queue <= QUEUE_SIZE, f"bounded queue: longest {longest_queue} <= {QUEUE_SIZE}"),
+        (peak_rss <= PEAK_RSS_GOAL_BYTES, f"peak RSS {peak_rss / 1024 ** 3:.2f} GB <= 2 GB"),
+        (p95_latency <= budget, f"p95 latency {p95_latency:.2f} s <= p95 queue wait {p95_wait:.2f} s + 2 x single "
+                                f"{single:.2f} s = {budget:.2f} s"),
+    ]
+    print("goals:")
+    for held, text in goals:
+        print(f"  [{'ok' if held else 'MISSED'}] {text}")
+    return all(held for held, _ in goals)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long new requests are sent")
+    parser.add_argument("--method", choices=("dog", "psnet"), default="dog")
+    parser.add_argument("--photo", type=Path, default=REPO / "examples" / "lisa_15cm.jpg")
+    args = parser.parse_args()
+
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as scratch:
+        app = start_app(Path(scratch) / "app.log")
+        try:
+            print(f"app: python app.py on {app.url}, serving after {app.start_seconds:.1f} s")
+            client = Client(app.url, verbose=False)
+            warm_up = one_request(client, args.photo, args.method)
+            if warm_up.error:
+                sys.exit(f"the app cannot analyse {args.photo.name}: {warm_up.error}")
+            single = statistics.median(one_request(client, args.photo, args.method).latency
+                                       for _ in range(SINGLE_REQUESTS))
+            print(f"single request ({args.method}, {args.photo.name}): {single:.2f} s (median of {SINGLE_REQUESTS})")
+            requests = drive(app.url, args.clients, args.seconds, args.photo, args.method)
+            held = report(single, requests, args, app.peak_rss())
+        finally:
+            app.process.terminate()
+            app.process.wait(timeout=30)
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

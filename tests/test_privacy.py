@@ -1,0 +1,194 @@
+"""Privacy and limits: no outbound connection at run time, upload and pixel limits enforced before any
+decoding, a log of sizes and timings only, and no copies of photos left behind by a request."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageFile
+
+from conftest import REPO_ROOT, api_outcome, library_outcome, png_header_only, requires_models
+from poreseg.imageio import MAX_FILE_BYTES
+
+PHOTO = REPO_ROOT / "examples" / "lisa_15cm.jpg"
+pytestmark = [requires_models, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
+
+# The app's process: an audit hook, installed before anything else is imported, sees every connection and
+# name lookup and refuses and records any that is not to this machine. Then the app starts as it does for
+# users (models loaded, served on loopback) and prints its URL; it stops when its stdin closes, and prints
+# what it tried to reach.
+GUARDED_APP = """
+import ipaddress, json, sys
+
+attempts = []
+
+def local(host):
+    if host is None or isinstance(host, int):
+        return True
+    host = host.decode() if isinstance(host, bytes) else str(host)
+    if host in ("", "localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+def guard(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = args[1][0]
+    elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
+        host = args[0]
+    else:
+        return
+    if not local(host):
+        attempts.append(f"{event} {host!r}")
+        raise ConnectionRefusedError(f"outbound connection blocked: {host!r}")
+
+sys.addaudithook(guard)
+
+sys.path.insert(0, "tests")
+from conftest import running_app
+from poreseg import views
+
+views.warm_up()
+with running_app() as url:
+    print(url, flush=True)
+    sys.stdin.read()
+print(json.dumps(attempts))
+"""
+
+
+def test_no_outbound_connection_at_run_time():
+    """The app, with every outbound connection blocked, analyses a photo sent by a client (this process)."""
+    from gradio_client import Client, handle_file
+
+    app = subprocess.Popen([sys.executable, "-c", GUARDED_APP], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = app.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), app.stderr.read() if app.poll() is not None else url
+        report = Client(url, verbose=False).predict(handle_file(str(PHOTO)), method="dog", api_name="/analyze")
+    finally:
+        out, err = app.communicate(input="", timeout=120)
+    assert report["face"]["pore_count"] > 50  # it worked with the network blocked
+    assert app.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == []  # and tried to reach nothing
+
+
+def test_gradio_analytics_are_off():
+    import app
+
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and not app.demo.analytics_enabled
+
+
+@pytest.fixture
+def decoding(monkeypatch) -> list[tuple[int, int]]:
+    """The sizes of the images Pillow decodes from now on (in this process: the library and the app)."""
+    decoded = []
+    load = ImageFile.ImageFile.load
+
+    def recording_load(image):
+        decoded.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording_load)
+    return decoded
+
+
+@pytest.fixture
+def bomb(tmp_path) -> Path:
+    """A PNG that declares 50000x50000 pixels (7.5 GB decoded) in a 300-byte file."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(50_000, 50_000))
+    return path
+
+
+@pytest.fixture
+def oversized(tmp_path) -> Path:
+    """A JPEG (by its header) one byte over the upload limit; sparse, so it takes no disk space."""
+    path = tmp_path / "oversized.jpg"
+    Image.new("RGB", (64, 64)).save(path)
+    with open(path, "r+b") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    return path
+
+
+def test_the_library_refuses_over_the_limits_before_decoding(bomb, oversized, decoding):
+    assert "megapixel limit" in library_outcome(bomb)
+    assert "too large" in library_outcome(oversized)
+    assert decoding == []
+
+
+def test_the_app_refuses_over_the_limits_before_decoding(app_client, bomb, oversized, decoding, monkeypatch):
+    import app
+
+    analysed, run_analysis = [], app.run_analysis
+    monkeypatch.setattr(app, "run_analysis", lambda path, options: analysed.append(path) or run_analysis(path, options))
+    assert "megapixel limit" in api_outcome(app_client, bomb)
+    assert len(analysed) == 1 and decoding == []  # read up to its header and refused there
+    with pytest.raises(Exception, match="maximum file size"):
+        api_outcome(app_client, oversized)  # Gradio refuses the upload itself
+    assert len(analysed) == 1 and decoding == []
+
+
+# What the app's own log may say: sizes, method, timings, exception types.
+APP_LOG_LINES = (r"analysed \d+x\d+ px, (psnet|dog), in [\d.]+ s \(\w+ [\d.]+(, \w+ [\d.]+)*\)",
+                 r"request stopped: \w+ after [\d.]+ s")
+
+
+def test_the_log_holds_sizes_and_timings_only(app_client, tmp_path, caplog, capfd):
+    private = tmp_path / "jane-doe-private"
+    private.mkdir()
+    shutil.copy(PHOTO, private / "jane-doe-selfie.jpg")
+    (private / "jane-doe-notes.jpg").write_text("not a photo")
+    caplog.set_level(logging.DEBUG)
+    assert isinstance(api_outcome(app_client, private / "jane-doe-selfie.jpg"), dict)
+    assert "not an image" in api_outcome(app_client, private / "jane-doe-notes.jpg")
+    records = [record for record in caplog.records if record.name == "poreseg.app"]
+    assert len(records) == 2
+    for record in records:
+        assert any(re.fullmatch(line, record.getMessage()) for line in APP_LOG_LINES), record.getMessage()
+    output = capfd.readouterr()
+    everything = "\n".join([*(record.getMessage() for record in caplog.records), output.out, output.err])
+    assert "jane-doe" not in everything
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+def test_an_api_request_leaves_only_the_upload_which_the_cache_sweep_removes(app_client, tmp_path):
+    import app
+
+    cache = Path(app.demo.GRADIO_CACHE)
+    photo, text = tmp_path / "probe-photo.jpg", tmp_path / "probe-notes.jpg"
+    shutil.copy(PHOTO, photo)
+    text.write_text("not a photo")
+    before, sessions = files_under(cache), set(cache.glob("poreseg-*"))
+    assert isinstance(api_outcome(app_client, photo), dict)
+    assert "not an image" in api_outcome(app_client, text)
+    # Gradio keeps each upload in a folder named by its content hash; nothing else is left.
+    assert {path.name for path in files_under(cache) - before} <= {photo.name, text.name}
+    assert set(cache.glob("poreseg-*")) == sessions  # no session folder: the API keeps no pictures or reports
+    sweep_every, older_than = app.demo.delete_cache
+    assert sweep_every <= 60 and older_than <= app.SESSION_SECONDS + app.CACHE_SWEEP_SECONDS
+
+
+def test_the_command_line_leaves_nothing_but_its_report(run, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    result = run("analyze", PHOTO, "--out", tmp_path / "out", "--method", "dog")
+    assert result.returncode == 0, result.stderr
+    assert files_under(scratch) == set()
+    written = {path.relative_to(tmp_path / "out") for path in files_under(tmp_path / "out")}
+    assert {path.parent for path in written} == {Path(PHOTO.stem)}
+    assert {path.suffix for path in written} == {".json", ".csv", ".png"}
