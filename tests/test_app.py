@@ -8,20 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, requires_weights
+from conftest import REPO_ROOT, requires_models, requires_weights
 from poreseg.weights import WEIGHTS_DIR, WeightsError
 
 CLOSE_UP = REPO_ROOT / "examples" / "lisa_15cm.jpg"  # the example whose pores the camera resolves
 PORTRAIT = REPO_ROOT / "examples" / "005_03.jpg"
-needs_models = [requires_weights("face_parser"), requires_weights("portrait")]
 # Gradio's queue still uses pandas options that pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
-
-
-def with_models(test):
-    for mark in needs_models:
-        test = mark(test)
-    return test
 
 
 def test_failure_messages_name_the_problem_not_the_server():
@@ -65,7 +58,7 @@ def session(tmp_path_factory):
     return Session(rgb, analyze(rgb, AnalysisOptions(method="dog")), tmp_path_factory.mktemp("session"))
 
 
-@with_models
+@requires_models
 def test_dashboard_views_of_a_close_up(session):
     from poreseg.views import PARSING_CLASSES, dashboard
 
@@ -88,7 +81,7 @@ def test_dashboard_views_of_a_close_up(session):
     assert "Morning" in board.routine and "not medical advice" in board.routine
 
 
-@with_models
+@requires_models
 def test_parsing_toggles_redraw_only_the_chosen_classes(session):
     from poreseg.classes import SKIN
     from poreseg.views import parsing_view
@@ -103,7 +96,7 @@ def test_parsing_toggles_redraw_only_the_chosen_classes(session):
     assert parsing_view(session, [SKIN])[0] == skin_only  # drawn once
 
 
-@with_models
+@requires_models
 def test_before_after_and_report_files(session):
     from poreseg.views import before_after, report_files
 
@@ -145,7 +138,7 @@ def test_only_analyze_is_an_api(app_client):
     assert parameters[1]["parameter_default"] == "psnet"
 
 
-@with_models
+@requires_models
 def test_analyze_endpoint(app_client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -169,7 +162,7 @@ def test_analyze_endpoint(app_client, tmp_path):
     assert again["simulation"]["face"]["pore_count"] < report["face"]["pore_count"]
 
 
-@with_models
+@requires_models
 def test_analyze_endpoint_explains_photos_it_cannot_analyse(app_client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -208,7 +201,7 @@ def test_a_file_over_the_size_limit_is_refused(app_client, tmp_path):
 
 
 @pytest.mark.skipif((WEIGHTS_DIR / "psnet.pt").exists(), reason="PS-Net is trained: see the test below")
-@with_models
+@requires_models
 def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_client):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -219,7 +212,7 @@ def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_cl
 
 
 @requires_weights("psnet")
-@with_models
+@requires_models
 def test_analyze_endpoint_with_psnet(app_client):
     from gradio_client import handle_file
 
@@ -228,7 +221,7 @@ def test_analyze_endpoint_with_psnet(app_client):
     assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
 
 
-@with_models
+@requires_models
 def test_warm_up_loads_the_networks_and_says_whether_psnet_is_there():
     from poreseg.views import warm_up
 
