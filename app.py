@@ -220,7 +220,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                 with gr.Accordion("Example photos: sources and licences", open=False):
                     gr.Markdown((EXAMPLES_DIR / "CREDITS.md").read_text(encoding="utf-8"))
         with gr.Column(scale=2, min_width=300):
-            with gr.Tabs():
+            with gr.Tabs(elem_id="results"):
                 with gr.Tab("Overview", id="overview"):
                     score = gr.Markdown(elem_id="score")
                     zones_table = gr.Dataframe(label="Pores by zone", interactive=False, wrap=True,
