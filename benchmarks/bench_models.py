@@ -9,7 +9,8 @@ References (random weights; only their cost matters):
     segmenter, against PortraitNet.
 All four models are timed up to full-resolution logits: ours emit logits at 1/4 (parser) and 1/2
 (portrait) resolution and the caller upsamples them, so that upsampling is included here to compare
-like with like.
+like with like. All four run as the pipeline runs its networks (poreseg.inference): batch norms folded
+into the convolutions, channels-last weights and input.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from poreseg.inference import prepare_for_inference  # noqa: E402
 from poreseg.models.parser_net import FaceParserNet  # noqa: E402
 from poreseg.models.portrait_net import PortraitNet  # noqa: E402
 
@@ -235,21 +237,24 @@ def main() -> None:
     ]
     rows = []
     for task, ours, size, reference, ref_name in pairs:
-        ours, reference = FullResolution(ours).eval(), reference.eval()
-        x = torch.randn(1, 3, size, size)
+        # Sizes as trained (batch norms and all), before folding changes the parameter count.
+        sizes = {id(model): (param_count(model), weight_mb(model)) for model in (ours, reference)}
+        ours, reference = FullResolution(prepare_for_inference(ours)), prepare_for_inference(reference)
+        x = torch.randn(1, 3, size, size).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             for model in (ours, reference):
                 assert model(x).shape[-2:] == x.shape[-2:], f"{type(model).__name__}: output not at input size"
         ours_ms, ref_ms = time_pair((ours, reference), x, args.runs)
         speedup = statistics.median(ref_ms) / statistics.median(ours_ms)
-        for name, model, ms, is_ours in ((type(ours.net).__name__, ours, ours_ms, True),
+        for name, model, ms, is_ours in ((type(ours.net).__name__, ours.net, ours_ms, True),
                                          (ref_name, reference, ref_ms, False)):
             goal = ""
             if task == "Face parser" and is_ours:
                 p50 = statistics.median(ms)
                 goal = (f"p50 <= {PARSER_P50_GOAL_MS:.0f} ms: {'PASS' if p50 <= PARSER_P50_GOAL_MS else 'FAIL'}; "
                         f">= {PARSER_SPEEDUP_GOAL:.0f}x: {'PASS' if speedup >= PARSER_SPEEDUP_GOAL else 'FAIL'}")
-            rows.append((task, name, f"{param_count(model) / 1e6:.2f} M", f"{weight_mb(model):.2f}",
+            params, megabytes = sizes[id(model)]
+            rows.append((task, name, f"{params / 1e6:.2f} M", f"{megabytes:.2f}",
                          f"{statistics.median(ms):.1f}", f"{percentile(ms, 90):.1f}",
                          f"{speedup:.2f}x" if is_ours else "1.00x", goal))
 

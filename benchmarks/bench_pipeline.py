@@ -1,6 +1,7 @@
 """End-to-end time of ``poreseg.analyze`` on a 1350x1350 portrait and a 4000x3000 photo, stage by stage.
 
     python benchmarks/bench_pipeline.py [--repeats 5] [--threads 2] [--method psnet|dog] [--profile 0]
+                                        [--baseline [REVISION]]
 
 The photos: ``examples/005_03.jpg`` (Face Research Lab London Set, 1350x1350, a face about 200 px
 between the eyes) as it is, and the same portrait enlarged (bicubic) by 3000/1350 to fill the height of a
@@ -21,29 +22,40 @@ policy are printed with the numbers. ``--method`` defaults to psnet when weights
 dog. Cold start is a fresh interpreter that imports poreseg and loads every network the way the app
 does before it serves (``poreseg.views.warm_up``); weight files are then in the page cache, so a
 first start after boot reads the disk on top.
+
+``--baseline`` also times the pipeline as it was at REVISION (default: BASELINE_REVISION, the last one
+before the speed work of issue 5), its code and weights taken from git into a temporary folder and run
+in a worker process; its calls alternate with this tree's, so both see the same background load, and
+the ratios optimised/baseline are printed. Absolute times on a shared machine drift by a factor of two
+from one minute to the next: the ratios measured in one run are what to compare.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import io
 import json
 import os
 import pstats
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+import poreseg  # noqa: E402, F401  (before torch: it sets OpenMP's passive wait policy, read as torch loads)
+import torch  # noqa: E402
 
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.imageio import load_image  # noqa: E402
@@ -52,22 +64,106 @@ from poreseg.weights import WEIGHTS_DIR  # noqa: E402
 
 PORTRAIT = REPO / "examples" / "005_03.jpg"
 PHOTO_SIZE = (4000, 3000)  # width, height: 12 MP
-GOALS_S = {"1350x1350": 2.0, "4000x3000": 5.0}  # issue 4, p50 of the wall clock
+GOALS_S = {"1350x1350": 1.0, "4000x3000": 3.0}  # issue 5, p50 of the wall clock on 2 cores
 COLD_START_GOAL_S = 5.0  # issue 5: import + model load
-
-Pipeline = Callable[[np.ndarray], Analysis]
+BASELINE_REVISION = "0f056a6"  # the last revision before the speed work of issue 5
 
 # Run in a fresh interpreter, so that nothing is imported or loaded yet.
 COLD_START_SCRIPT = """
 import json, sys, time
 start = time.perf_counter()
-import torch
+import poreseg, torch
 torch.set_num_threads(int(sys.argv[1]))
 from poreseg.views import warm_up
 imported = time.perf_counter()
 warm_up()
 print(json.dumps({"import": imported - start, "load": time.perf_counter() - imported}))
 """
+
+# The baseline's worker, run in the baseline's tree: analyses the photo named on each line of its input
+# and answers with one JSON line. Only the API every revision has: analyze, AnalysisOptions, warm_up.
+WORKER_SCRIPT = """
+import json, sys, time
+import numpy as np
+import poreseg, torch
+torch.set_num_threads(int(sys.argv[1]))
+from poreseg.analysis import AnalysisOptions, analyze
+from poreseg.views import warm_up
+warm_up()
+options = AnalysisOptions(method=sys.argv[2])
+photos = dict(np.load(sys.argv[3]))
+print("ready", flush=True)
+for line in sys.stdin:
+    rgb = photos[line.strip()]
+    wall, cpu = time.perf_counter(), time.process_time()
+    analysis = analyze(rgb, options)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(json.dumps({"wall": wall, "cpu": cpu, "timings": analysis.timings,
+                      "pores_measured": analysis.pores_measured, "warnings": analysis.warnings}), flush=True)
+"""
+
+
+@dataclass
+class Call:
+    """What the benchmark keeps of one call of ``analyze``."""
+
+    wall: float
+    cpu: float  # process CPU time, all threads
+    timings: dict[str, float]  # Analysis.timings, incl. "total"
+    pores_measured: bool
+    warnings: list[str]
+
+
+Pipeline = Callable[[str], Call]  # analyses the photo of that name
+
+
+class InProcess:
+    """``analyze`` of this tree, in this process."""
+
+    def __init__(self, photos: dict[str, np.ndarray], method: str):
+        self.photos, self.options = photos, AnalysisOptions(method=method)
+        self.last: dict[str, Analysis] = {}  # the last result per photo, to describe what was measured
+
+    def __call__(self, name: str) -> Call:
+        wall, cpu = time.perf_counter(), time.process_time()
+        analysis = analyze(self.photos[name], self.options)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        self.last[name] = analysis
+        return Call(wall, cpu, analysis.timings, analysis.pores_measured, analysis.warnings)
+
+
+class Baseline:
+    """``analyze`` as it was at a git revision (code and weights), in a worker process; a context manager
+    that removes its temporary tree."""
+
+    def __init__(self, revision: str, photos: dict[str, np.ndarray], method: str, threads: int):
+        self.folder = tempfile.TemporaryDirectory(prefix="poreseg-baseline-")
+        self.tree = Path(self.folder.name)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, "poreseg", "weights"],
+                                 check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(self.tree, filter="data")
+        np.savez(self.tree / "photos.npz", **photos)
+        self.worker = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(threads), method, "photos.npz"],
+                                       cwd=self.tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.worker.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the baseline worker at {revision} did not start (see its error above)")
+
+    def __call__(self, name: str) -> Call:
+        self.worker.stdin.write(name + "\n")
+        self.worker.stdin.flush()
+        answer = self.worker.stdout.readline()
+        if not answer:
+            raise SystemExit("the baseline worker stopped (see its error above)")
+        return Call(**json.loads(answer))
+
+    def __enter__(self) -> "Baseline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.worker.stdin.close()
+        self.worker.wait()
+        self.folder.cleanup()
 
 
 @dataclass
@@ -77,45 +173,36 @@ class PipelineTimes:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # process CPU time, all threads
     stages: dict[str, list[float]] = field(default_factory=dict)  # Analysis.timings, incl. "total"
-    last: Analysis | None = None  # the last call's result, to describe what was measured
 
-    def add(self, wall: float, cpu: float, analysis: Analysis) -> None:
-        self.wall.append(wall)
-        self.cpu.append(cpu)
-        for stage, seconds in analysis.timings.items():
+    def add(self, call: Call) -> None:
+        self.wall.append(call.wall)
+        self.cpu.append(call.cpu)
+        for stage, seconds in call.timings.items():
             self.stages.setdefault(stage, []).append(seconds)
-        self.last = analysis
 
     def stage_p50(self, stage: str) -> float | None:
         """None for a stage that did not run (density without a mm scale, simulate without a product)."""
         return statistics.median(self.stages[stage]) if stage in self.stages else None
 
 
-def timed_call(pipeline: Pipeline, rgb: np.ndarray) -> tuple[float, float, Analysis]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    analysis = pipeline(rgb)
-    return time.perf_counter() - wall, time.process_time() - cpu, analysis
-
-
-def time_pipelines(pipelines: Sequence[Pipeline], rgb: np.ndarray, repeats: int) -> list[PipelineTimes]:
-    """Times of each pipeline on ``rgb`` after one warm-up call each. Calls alternate between the
-    pipelines so that all see the same background load, which on a shared machine drifts more than the
-    differences worth measuring."""
+def time_pipelines(pipelines: Sequence[Pipeline], name: str, repeats: int) -> list[PipelineTimes]:
+    """Times of each pipeline on the photo ``name`` after one warm-up call each. Calls alternate between
+    the pipelines so that all see the same background load, which on a shared machine drifts more than
+    the differences worth measuring."""
     for pipeline in pipelines:
-        pore_stage_ran("warm-up", pipeline(rgb))
+        pore_stage_ran("warm-up", pipeline(name))
     times = [PipelineTimes() for _ in pipelines]
     for _ in range(repeats):
         for pipeline, out in zip(pipelines, times):
-            wall, cpu, analysis = timed_call(pipeline, rgb)
-            out.add(wall, cpu, pore_stage_ran("timed call", analysis))
+            out.add(pore_stage_ran("timed call", pipeline(name)))
     return times
 
 
-def pore_stage_ran(call: str, analysis: Analysis) -> Analysis:
-    if not analysis.pores_measured:
-        raise SystemExit(f"{call}: the quality gate skipped the pore stage ({'; '.join(analysis.warnings)}); "
+def pore_stage_ran(call: str, result: Call) -> Call:
+    if not result.pores_measured:
+        raise SystemExit(f"{call}: the quality gate skipped the pore stage ({'; '.join(result.warnings)}); "
                          "timing a pipeline without it would flatter the result")
-    return analysis
+    return result
 
 
 def phone_photo(portrait: np.ndarray, size: tuple[int, int] = PHOTO_SIZE) -> np.ndarray:
@@ -127,20 +214,20 @@ def phone_photo(portrait: np.ndarray, size: tuple[int, int] = PHOTO_SIZE) -> np.
     return cv2.copyMakeBorder(enlarged, 0, 0, left, width - side - left, cv2.BORDER_REPLICATE)
 
 
-def cold_start(threads: int) -> dict[str, float]:
+def cold_start(threads: int, tree: Path = REPO) -> dict[str, float]:
     """Seconds from launching a fresh interpreter to all networks loaded ("process"), and inside it
-    the imports and the model loading."""
+    the imports and the model loading, for the poreseg of ``tree``."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT, str(threads)], cwd=REPO, check=True,
+    done = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT, str(threads)], cwd=tree, check=True,
                           capture_output=True, text=True)
     return {"process": time.perf_counter() - start, **json.loads(done.stdout.splitlines()[-1])}
 
 
-def print_profile(pipeline: Pipeline, rgb: np.ndarray, entries: int) -> None:
+def print_profile(pipeline: InProcess, name: str, entries: int) -> None:
     """cProfile of one warm call: the functions with the most time of their own (torch operators show
     as built-in methods). Profiling slows Python-heavy code more than numpy, OpenCV and torch calls."""
     profile = cProfile.Profile()
-    profile.runcall(pipeline, rgb)
+    profile.runcall(pipeline, name)
     pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(entries)
 
 
@@ -152,6 +239,20 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def print_table(results: dict[str, list[PipelineTimes]], labels: list[str]) -> None:
+    """One column per photo and pipeline (this tree, then the baseline if it ran) and a row per stage."""
+    columns = [(name, label, times) for name, per_pipeline in results.items()
+               for label, times in zip(labels, per_pipeline)]
+    stages = list(dict.fromkeys(s for _, _, times in columns for s in times.stages if s != "total"))
+    print("| Stage | " + " | ".join(f"{name} {label} p50 s" for name, label, _ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for stage in stages:
+        print(f"| {stage} | " + " | ".join(seconds(t.stage_p50(stage)) for _, _, t in columns) + " |")
+    print("| sum of stages | " + " | ".join(seconds(t.stage_p50("total")) for _, _, t in columns) + " |")
+    print("| **end-to-end (wall)** | " + " | ".join(f"**{p50(t.wall):.3f}**" for _, _, t in columns) + " |")
+    print("| CPU, all threads | " + " | ".join(f"{p50(t.cpu):.3f}" for _, _, t in columns) + " |")
+
+
 def main() -> None:
     trained = (WEIGHTS_DIR / "psnet.pt").exists()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -161,55 +262,63 @@ def main() -> None:
                         help="pore method (default psnet when weights/psnet.pt exists, else dog)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also print the N top cProfile entries of one call on the 1350x1350 portrait")
+    parser.add_argument("--baseline", nargs="?", const=BASELINE_REVISION, metavar="REVISION",
+                        help=f"also time the pipeline at this git revision (default {BASELINE_REVISION}, before "
+                             "the speed work) and print the ratios")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     load_before = os.getloadavg()[0]
-    cold = cold_start(args.threads)
+    cold = {"this tree": cold_start(args.threads)}
     psnet_problem = warm_up()
     if args.method == "psnet" and psnet_problem:
         raise SystemExit(f"--method psnet: {psnet_problem}")
-    pipeline = partial(analyze, options=AnalysisOptions(method=args.method))
     portrait = load_image(PORTRAIT)
     photos = {"1350x1350": portrait, "4000x3000": phone_photo(portrait)}
+    this_tree = InProcess(photos, args.method)
+    pipelines: list[Pipeline] = [this_tree]
+    labels = ["this tree"]
+    with contextlib.ExitStack() as stack:
+        if args.baseline:
+            baseline = stack.enter_context(Baseline(args.baseline, photos, args.method, args.threads))
+            cold["baseline"] = cold_start(args.threads, baseline.tree)
+            pipelines.append(baseline)
+            labels.append("baseline")
+        results = {name: time_pipelines(pipelines, name, args.repeats) for name in photos}
 
-    results: dict[str, PipelineTimes] = {}
-    for name, rgb in photos.items():
-        [results[name]] = time_pipelines([pipeline], rgb, args.repeats)
-        analysis = results[name].last
+    for name, analysis in this_tree.last.items():
         scale = "no mm scale" if analysis.mm_per_px is None else f"{analysis.mm_per_px:.3f} mm/px"
         print(f"{name}: eye distance {analysis.frame.eye_distance_px:.0f} px, {scale}, "
               f"analysed region {analysis.region.sum() / 1e6:.2f} MP, pore diameter {analysis.pore_px:.1f} px")
-
     print(f"\n{args.repeats} timed calls per photo after one warm-up, {args.threads} threads, method {args.method}, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}"
+          + (f"; baseline: revision {args.baseline}, its calls alternating with these" if args.baseline else ""))
     # Other work on the machine slows every threaded operation down, by how much depends on how OpenMP
     # threads wait for each other: say how busy the machine was and which wait policy ran.
     print(f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} at the start, "
           f"{os.getloadavg()[0]:.1f} at the end; this process at nice {os.nice(0)}, "
           f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}\n")
-    stages = list(dict.fromkeys(s for times in results.values() for s in times.stages if s != "total"))
-    print("| Stage | " + " | ".join(f"{name} p50 s" for name in results) + " |")
-    print("|---|" + "---|" * len(results))
-    for stage in stages:
-        print(f"| {stage} | " + " | ".join(seconds(t.stage_p50(stage)) for t in results.values()) + " |")
-    print("| sum of stages | " + " | ".join(seconds(t.stage_p50("total")) for t in results.values()) + " |")
-    print("| **end-to-end (wall)** | " + " | ".join(f"**{p50(t.wall):.3f}**" for t in results.values()) + " |")
-    print("| CPU, all threads | " + " | ".join(f"{p50(t.cpu):.3f}" for t in results.values()) + " |")
+    print_table(results, labels)
 
     print()
-    for name, times in results.items():
+    for name, (times, *baseline_times) in results.items():
         wall = p50(times.wall)
-        slowest = sorted((s for s in stages if s in times.stages), key=times.stage_p50, reverse=True)[:2]
+        stages = [s for s in times.stages if s != "total"]
+        slowest = sorted(stages, key=times.stage_p50, reverse=True)[:2]
+        versus = ""
+        if baseline_times:
+            before = p50(baseline_times[0].wall)
+            versus = f"; {wall / before:.2f}x the baseline's {before:.2f} s"
         print(f"Goal {name} p50 <= {GOALS_S[name]:.0f} s: {'PASS' if wall <= GOALS_S[name] else 'FAIL'} "
-              f"({wall:.2f} s; slowest stages {' and '.join(slowest)})")
-    print(f"Cold start (fresh process to models loaded) <= {COLD_START_GOAL_S:.0f} s: "
-          f"{'PASS' if cold['process'] <= COLD_START_GOAL_S else 'FAIL'} ({cold['process']:.2f} s: imports "
-          f"{cold['import']:.2f} s, model load {cold['load']:.2f} s)")
+              f"({wall:.2f} s{versus}; slowest stages {' and '.join(slowest)})")
+    for label, times in cold.items():
+        print(f"Cold start, {label} (fresh process to models loaded) <= {COLD_START_GOAL_S:.0f} s: "
+              f"{'PASS' if times['process'] <= COLD_START_GOAL_S else 'FAIL'} ({times['process']:.2f} s: imports "
+              f"{times['import']:.2f} s, model load {times['load']:.2f} s)")
 
     if args.profile:
         print(f"\ncProfile of one call on the 1350x1350 portrait, top {args.profile} by own time:")
-        print_profile(pipeline, photos["1350x1350"], args.profile)
+        print_profile(this_tree, "1350x1350", args.profile)
 
 
 if __name__ == "__main__":

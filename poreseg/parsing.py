@@ -16,7 +16,8 @@ import torch
 from poreseg.classes import BACKGROUND, CLASSES, EYE, FACIAL_FEATURES, NOSE, SKIN
 from poreseg.imageio import as_rgb8
 from poreseg.models.parser_net import FaceParserNet
-from poreseg.weights import load_state
+from poreseg.inference import inference_copy, prepare_for_inference
+from poreseg.weights import load_weights
 
 INPUT_SIZE = FaceParserNet.input_size
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
@@ -115,10 +116,8 @@ class FaceParser:
     """Loads the parser once; call it on RGB images."""
 
     def __init__(self, weights: Path | None = None, net: FaceParserNet | None = None):
-        if net is None:
-            net = FaceParserNet(len(CLASSES))
-            net.load_state_dict(load_state("face_parser", weights))
-        self.net = net.eval()
+        self.net = (inference_copy(net) if net is not None
+                    else prepare_for_inference(load_weights(FaceParserNet(len(CLASSES)), "face_parser", weights)))
 
     @classmethod
     def from_net(cls, net: FaceParserNet) -> "FaceParser":
@@ -126,13 +125,15 @@ class FaceParser:
         return cls(net=net)
 
     @torch.inference_mode()
-    def logits(self, rgb: np.ndarray, matrix: np.ndarray, view_size: int, out_size: int) -> np.ndarray:
-        """Class logits (HxWxC float32, ``out_size`` square) of the ``view_size`` view ``matrix`` defines."""
-        view = warp_view(rgb, matrix, view_size)
-        logits = self.net(normalise(view))
-        logits = torch.nn.functional.interpolate(logits, size=(out_size, out_size), mode="bilinear",
-                                                 align_corners=False)
-        return logits[0].permute(1, 2, 0).numpy()
+    def labels(self, rgb: np.ndarray, matrix: np.ndarray, view_size: int, out_size: int) -> np.ndarray:
+        """Class ids (``out_size`` square uint8) of the ``view_size`` view ``matrix`` defines; the logits
+        are resampled (bilinear) to ``out_size`` before the argmax."""
+        logits = self.net(normalise(warp_view(rgb, matrix, view_size)))[0].permute(1, 2, 0).numpy()
+        # OpenCV resamples the HxWxC logits as one image, with the weights of torch's bilinear
+        # interpolate (half-pixel centres), and leaves the class axis innermost for the argmax: 3x faster
+        # than interpolating in torch and taking the argmax over its channel axis (a 1024 px crop).
+        logits = cv2.resize(np.ascontiguousarray(logits), (out_size, out_size), interpolation=cv2.INTER_LINEAR)
+        return logits.argmax(-1).astype(np.uint8)
 
     def find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, int]:
         """Find-pass matrix, labels and face boxes of the view that locates the largest face, and the
@@ -141,7 +142,7 @@ class FaceParser:
         views = []
         for size in FIND_SIZES:
             matrix = letterbox_matrix(h, w, size)
-            labels = self.logits(rgb, matrix, size, size).argmax(-1).astype(np.uint8)
+            labels = self.labels(rgb, matrix, size, size)
             boxes = face_boxes(labels)
             views.append((matrix, labels, boxes, size))
             if boxes and _side(boxes[0]) >= NO_ROOM_FOR_MORE * size:
@@ -153,7 +154,8 @@ class FaceParser:
     def __call__(self, rgb: np.ndarray) -> FaceParsing:
         h, w = rgb.shape[:2]
         find_matrix, find_labels, boxes, faces_found = self.find_faces(rgb)
-        labels = _paste(find_labels, find_matrix, (h, w), np.full((h, w), BACKGROUND, np.uint8))
+        labels = np.full((h, w), BACKGROUND, np.uint8)
+        _paste(find_labels, find_matrix, labels)
         if not boxes:
             return FaceParsing(labels, None, 0)
         box = _to_image(boxes[0], find_matrix)
@@ -161,25 +163,35 @@ class FaceParser:
             centre, side = face_crop(box)
             out_size = int(min(LABEL_UPSAMPLE_MAX, max(INPUT_SIZE, side)))
             crop_matrix = square_crop_matrix(centre, side, out_size)
-            crop_labels = self.logits(rgb, square_crop_matrix(centre, side, INPUT_SIZE), INPUT_SIZE, out_size)
-            crop_labels = crop_labels.argmax(-1).astype(np.uint8)
+            crop_labels = self.labels(rgb, square_crop_matrix(centre, side, INPUT_SIZE), INPUT_SIZE, out_size)
             crop_boxes = face_boxes(crop_labels)
             if not crop_boxes:
                 break
             box = _to_image(crop_boxes[0], crop_matrix)
-        labels = _paste(crop_labels, crop_matrix, (h, w), labels)
+        _paste(crop_labels, crop_matrix, labels)
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         face_box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
         return FaceParsing(labels, face_box, faces_found)
 
 
-def _paste(view_labels: np.ndarray, matrix: np.ndarray, size_hw: tuple[int, int], under: np.ndarray) -> np.ndarray:
-    """Warp view labels back into the image; pixels the view does not cover keep ``under``."""
-    h, w = size_hw
-    inverse = cv2.invertAffineTransform(matrix)
-    pasted = cv2.warpAffine(view_labels, inverse, (w, h), flags=cv2.INTER_NEAREST,
+def _paste(view_labels: np.ndarray, matrix: np.ndarray, labels: np.ndarray) -> None:
+    """Warp view labels back into the image's ``labels``, in place (``matrix``: image to view); pixels the
+    view does not cover keep their labels. Only the view's footprint is warped: a face crop covers a
+    fraction of a large photo."""
+    h, w = labels.shape
+    side = view_labels.shape[0]
+    corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], np.float64)
+    corners = corners @ cv2.invertAffineTransform(matrix).T
+    x0, y0 = (max(0, int(np.floor(v)) - 1) for v in corners.min(0))
+    x1, y1 = (min(size, int(np.ceil(v)) + 1) for v, size in zip(corners.max(0), (w, h)))
+    if x1 <= x0 or y1 <= y0:
+        return
+    # The footprint's pixel (x, y) is the image's (x + x0, y + y0).
+    footprint = matrix.copy()
+    footprint[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
+    pasted = cv2.warpAffine(view_labels, footprint, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=255)
-    return np.where(pasted == 255, under, pasted).astype(np.uint8)
+    np.copyto(labels[y0:y1, x0:x1], pasted, where=pasted != 255)
 
 
 _default_parser: FaceParser | None = None

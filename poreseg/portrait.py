@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from poreseg.imageio import as_rgb8
+from poreseg.inference import inference_copy, prepare_for_inference
 from poreseg.models.portrait_net import PortraitNet
 from poreseg.parsing import normalise
-from poreseg.weights import load_state
+from poreseg.weights import load_weights
 
 INPUT_SIZE = PortraitNet.input_size
 REFINE_MAX_SIDE = 1024  # edges are refined at this size at most, then resized
@@ -35,10 +36,8 @@ class PortraitSegmenter:
     """Loads the portrait network once; call it on RGB images."""
 
     def __init__(self, weights: Path | None = None, net: PortraitNet | None = None):
-        if net is None:
-            net = PortraitNet()
-            net.load_state_dict(load_state("portrait", weights))
-        self.net = net.eval()
+        self.net = (inference_copy(net) if net is not None
+                    else prepare_for_inference(load_weights(PortraitNet(), "portrait", weights)))
 
     @classmethod
     def from_net(cls, net: PortraitNet) -> "PortraitSegmenter":
@@ -48,21 +47,20 @@ class PortraitSegmenter:
     def coarse(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability at the network's output resolution."""
         view = cv2.resize(rgb, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        return self.net(normalise(view)).softmax(1)[0, 1].numpy()
+        return self.net(normalise(view)).softmax(1)[0, 1].contiguous().numpy()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        probability = self.coarse(rgb)
         scale = min(1.0, REFINE_MAX_SIDE / max(h, w))
         rw, rh = max(1, round(w * scale)), max(1, round(h * scale))
         small = rgb if scale == 1 else cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)
+        # The network's view comes from the refining copy: a large photo is shrunk once, not twice.
+        probability = cv2.resize(self.coarse(small), (rw, rh), interpolation=cv2.INTER_LINEAR)
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        probability = cv2.resize(probability, (rw, rh), interpolation=cv2.INTER_LINEAR)
         radius = max(2, round(max(rw, rh) / 160))
-        refined = guided_filter(guide, probability, radius, 1e-3)
-        if scale < 1:
-            refined = cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(refined, 0.0, 1.0).astype(np.float32)
+        # Clipped before enlarging: linear interpolation stays within [0, 1], and clipping 12 MP costs.
+        refined = np.clip(guided_filter(guide, probability, radius, 1e-3), 0.0, 1.0)
+        return refined if scale == 1 else cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 _default_segmenter: PortraitSegmenter | None = None

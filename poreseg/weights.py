@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import torch
+from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -31,9 +32,13 @@ def expected_sha256(name: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
+def weights_path(name: str, path: Path | None = None) -> Path:
+    return Path(path) if path else WEIGHTS_DIR / f"{name}.pt"
+
+
 def load_state(name: str, path: Path | None = None) -> dict:
     """State dict of ``weights/NAME.pt`` (or ``path``), checked against its model card's sha256."""
-    path = Path(path) if path else WEIGHTS_DIR / f"{name}.pt"
+    path = weights_path(name, path)
     expected = expected_sha256(name) if path.resolve().parent == WEIGHTS_DIR.resolve() else None
     if not path.exists():
         raise WeightsError(f"model weights missing: {path} (expected sha256 {expected or 'see its model card'})")
@@ -46,3 +51,25 @@ def load_state(name: str, path: Path | None = None) -> dict:
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"model weights unreadable: {path} holds a {type(checkpoint).__name__}, not a state dict")
     return checkpoint.get("model", checkpoint)
+
+
+def load_weights(net: nn.Module, name: str, path: Path | None = None) -> nn.Module:
+    """``net`` with the weights of ``weights/NAME.pt`` (or ``path``) loaded, checked as ``load_state`` does.
+
+    A file that is intact but was saved from another architecture (an old checkpoint, another model's
+    file) raises WeightsError in one line rather than torch's list of every mismatched tensor.
+    """
+    state = load_state(name, path)
+    wanted = net.state_dict()
+    missing = [key for key in wanted if key not in state]
+    unexpected = [key for key in state if key not in wanted]
+    reshaped = [key for key in wanted
+                if key in state and tuple(getattr(state[key], "shape", ())) != tuple(wanted[key].shape)]
+    if missing or unexpected or reshaped:
+        problems = [f"{what} {len(keys)} (e.g. {keys[0]})" for keys, what in
+                    ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape")) if keys]
+        raise WeightsError(f"model weights do not fit {type(net).__name__}: {weights_path(name, path)} "
+                           f"(tensors {'; '.join(problems)}); expected the file with sha256 "
+                           f"{expected_sha256(name) or 'given in its model card'} from {name}.md")
+    net.load_state_dict(state)
+    return net

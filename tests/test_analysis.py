@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import astuple
 
 import cv2
 import numpy as np
@@ -12,10 +13,12 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, requires_weights
-from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, analyze, simulate
+from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, FaceWindow, analyze, simulate
 from poreseg.imageio import load_image
-from poreseg.metrics import MM2_PER_CM2
-from poreseg.zones import ZONES
+from poreseg.metrics import MM2_PER_CM2, find_pores
+from poreseg.pores.scale import EYE_DISTANCE_MM
+from poreseg.skin import MARGIN_MM, skin_region
+from poreseg.zones import ZONES, face_oval_mask, face_zones
 
 pytestmark = [requires_weights("face_parser"), requires_weights("portrait")]
 CLOSE_UP = REPO_ROOT / "examples" / "lisa_15cm.jpg"  # the example whose pores the camera resolves
@@ -174,3 +177,36 @@ def test_psnet_numbers_are_consistent(close_up):
     analysis = analyze(close_up, AnalysisOptions(method="psnet"))
     assert analysis.method == "psnet" and analysis.pores_measured
     assert_consistent(analysis)
+
+
+@pytest.fixture(scope="module", params=["close-up", "enlarged portrait", "enlarged tilted portrait"])
+def windowed(request):
+    """An analysis, and whether its face covers a small part of the frame: the close-up, or the studio
+    portrait enlarged 2x (2700 px square, pores measured, as in a phone photo), upright or turned."""
+    if request.param == "close-up":
+        return request.getfixturevalue("analysis"), False
+    rgb = cv2.resize(load_image(PORTRAIT), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    if "tilted" in request.param:
+        turn = cv2.getRotationMatrix2D((rgb.shape[1] / 2, rgb.shape[0] / 2), 20, 1.0)
+        rgb = cv2.warpAffine(rgb, turn, rgb.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return analyze(rgb, AnalysisOptions(method="dog")), True
+
+
+def test_the_face_window_gives_what_the_full_frame_gives(windowed):
+    """Region, zones and pores are computed on a window around the face: the same as on the full frame."""
+    analysis, small_face = windowed
+    labels, frame = analysis.parsing.labels, analysis.frame
+    margin_px = MARGIN_MM * frame.eye_distance_px / EYE_DISTANCE_MM
+    window = FaceWindow.around(frame, margin_px, labels.shape)
+    if small_face:
+        assert (window.x1 - window.x0) * (window.y1 - window.y0) < 0.5 * labels.size
+    region = skin_region(labels, margin_px) & face_oval_mask(frame, labels.shape)
+    assert region.any() and (region == analysis.region).all()
+    zones = face_zones(labels, region, frame)
+    assert (zones.labels == analysis.zones.labels).all()
+    assert astuple(zones.landmarks) == pytest.approx(astuple(analysis.zones.landmarks))
+    pores = find_pores(analysis.pores.mask, zones)
+    assert len(pores) > 20
+    np.testing.assert_allclose(pores.centroids, analysis.pore_objects.centroids, atol=1e-9)
+    assert (pores.areas_px == analysis.pore_objects.areas_px).all()
+    assert (pores.zone_ids == analysis.pore_objects.zone_ids).all()

@@ -14,6 +14,7 @@ from functools import cache, reduce
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT, api_outcome, library_outcome, requires_models, requires_weights, without_timings
 from poreseg import weights
@@ -126,6 +127,25 @@ def test_a_missing_or_corrupted_weight_file_is_named_with_its_sha256(weights_fol
         load_state(name)
     message = str(raised.value)
     assert problem in message and f"{name}.pt" in message and expected in message
+
+
+SESSIONS = {"face_parser": ("poreseg.parsing", "FaceParser"), "portrait": ("poreseg.portrait", "PortraitSegmenter"),
+            "psnet": ("poreseg.pores.segment", "PoreSegmenter")}
+
+
+@pytest.mark.parametrize("name", SESSIONS)
+def test_an_intact_weight_file_of_another_architecture_is_named_with_its_sha256(name, tmp_path):
+    """A file torch reads without complaint but saved from another network: one line naming the file and
+    the sha256 its model card expects, not torch's list of every mismatched tensor."""
+    module, session = SESSIONS[name]
+    generator = torch.Generator().manual_seed(0)
+    path = tmp_path / "other_network.pt"
+    torch.save({"model": {"stem.0.weight": torch.randn(7, 3, 5, 5, generator=generator)}}, path)
+    with pytest.raises(WeightsError) as raised:
+        getattr(importlib.import_module(module), session)(path)
+    message = str(raised.value)
+    assert "\n" not in message and "do not fit" in message and str(path) in message
+    assert weights.expected_sha256(name) in message
 
 
 STARTUP = """

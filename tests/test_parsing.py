@@ -4,6 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
+from torch.nn import functional as F
 
 import poreseg
 from conftest import REPO_ROOT, requires_weights
@@ -181,3 +183,39 @@ def test_face_box_contains_feature_centroid(portrait_parsing, feature):
     x0, y0, x1, y1 = portrait_parsing.face_box
     x, y = centroid(portrait_parsing.labels, feature)
     assert x0 <= x <= x1 and y0 <= y <= y1, (portrait_parsing.face_box, (x, y))
+
+
+# --- speed measures that must not change the labels ---------------------------------------------------
+
+@needs_parser
+@pytest.mark.parametrize("view_size, out_size", [(256, 256), (512, 512), (256, 1024)])
+def test_labels_resampled_by_opencv_are_torchs_bilinear_argmax(view_size, out_size):
+    """FaceParser.labels resamples the logits with OpenCV: the same classes as torch's bilinear
+    interpolation (align_corners=False) followed by the argmax."""
+    from poreseg.parsing import FaceParser, letterbox_matrix, normalise, warp_view
+
+    parser = FaceParser()
+    rgb = example("005_03.jpg")
+    matrix = letterbox_matrix(*rgb.shape[:2], view_size)
+    with torch.inference_mode():
+        logits = parser.net(normalise(warp_view(rgb, matrix, view_size)))
+        expected = F.interpolate(logits, size=(out_size, out_size), mode="bilinear", align_corners=False)
+    assert (parser.labels(rgb, matrix, view_size, out_size) == expected[0].argmax(0).numpy()).all()
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0])
+@pytest.mark.parametrize("centre", [(150.0, 120.0), (20.0, 230.0)], ids=["inside", "over the border"])
+def test_pasting_warps_only_the_view_footprint_and_gives_what_a_full_warp_gives(centre, angle):
+    from poreseg.parsing import _paste, square_crop_matrix
+
+    rng = np.random.default_rng(0)
+    view = rng.integers(0, len(CLASSES), (96, 96), dtype=np.uint8)
+    under = rng.integers(0, len(CLASSES), (240, 320), dtype=np.uint8)
+    matrix = square_crop_matrix(centre, 110.0, 96, angle)
+    full = cv2.warpAffine(view, cv2.invertAffineTransform(matrix), (320, 240), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    expected = np.where(full == 255, under, full)
+    pasted = under.copy()
+    _paste(view, matrix, pasted)
+    assert (pasted == expected).all()
+    assert (pasted != under).any()

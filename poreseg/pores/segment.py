@@ -13,7 +13,6 @@ what the network saw. A photo is never enlarged; pores of 2 px are what the sub-
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +20,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from poreseg.imageio import as_rgb8
+from poreseg.inference import inference_copy, prepare_for_inference
 from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
 from poreseg.pores.dog import dog_pores
 from poreseg.pores.scale import estimate_pore_px, mm_per_px_from_labels, pore_px_from_mm_per_px
 from poreseg.skin import MARGIN_MM, skin_region
-from poreseg.weights import load_state
+from poreseg.weights import load_weights
 
 METHODS = ("psnet", "dog")
 PORE_THRESHOLD = 0.5  # on the mean Monte-Carlo probability
@@ -62,8 +60,8 @@ class PoreError(ValueError):
 @dataclass
 class PoreResult:
     mask: np.ndarray  # HxW bool, pore pixels (only inside the analysed region)
-    probability: np.ndarray  # HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region
-    uncertainty: np.ndarray  # HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"
+    probability: np.ndarray | None  # HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region; None in an app session
+    uncertainty: np.ndarray | None  # HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"; None in an app session
     mm_per_px: float | None  # face scale, None when unknown (no eyes, or a mask without a scale)
     method: str
     pore_px: float  # expected pore diameter in pixels of the input
@@ -98,9 +96,9 @@ def tile_starts(length: int) -> tuple[list[int], int]:
 
 
 def bounding_box(region: np.ndarray) -> tuple[int, int, int, int]:
-    """x0, y0, x1, y1 of the nonzero pixels."""
-    ys, xs = np.nonzero(region)
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    """x0, y0, x1, y1 of the nonzero pixels (of a region that has some)."""
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))
+    return x, y, x + w, y + h
 
 
 class PoreSegmenter:
@@ -109,10 +107,8 @@ class PoreSegmenter:
 
     def __init__(self, weights: Path | None = None, net: torch.nn.Module | None = None,
                  samples: int = MC_SAMPLES):
-        if net is None:
-            net = PSNet()
-            net.load_state_dict(load_state("psnet", weights))
-        self.net = inference_copy(net)
+        self.net = (inference_copy(net) if net is not None
+                    else prepare_for_inference(load_weights(PSNet(), "psnet", weights)))
         self.samples = samples
 
     @classmethod
@@ -171,20 +167,6 @@ class PoreSegmenter:
         return PoreResult(probability >= PORE_THRESHOLD, probability, uncertainty, mm_per_px, "psnet", pore_px)
 
 
-def inference_copy(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` for CPU inference (the caller may go on training its own): batch norms folded
-    into the convolutions before them, and channels-last weights, the memory order in which oneDNN's
-    depthwise convolutions run many times faster (30x on a 48-channel map here)."""
-    net = copy.deepcopy(net).eval()
-    for module in net.modules():
-        if isinstance(module, nn.Sequential):
-            for i in range(len(module) - 1):
-                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
-                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
-                    module[i + 1] = nn.Identity()
-    return net.to(memory_format=torch.channels_last)
-
-
 def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
     """``x[..., top:top + height, left:left + width]``, zero where that reaches past ``x``."""
     h, w = x.shape[-2:]
@@ -200,7 +182,7 @@ def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, f
     parsing = parse_face(rgb)
     if parsing.faces_found == 0:
         raise PoreError("no face found; pass a skin mask to analyse a close-up of skin")
-    mm_per_px = mm_per_px or mm_per_px_from_labels(parsing.labels)
+    mm_per_px = mm_per_px or mm_per_px_from_labels(parsing.labels, parsing.face_box)
     if mm_per_px:
         margin_px = MARGIN_MM / mm_per_px
     else:
