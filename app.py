@@ -6,8 +6,9 @@ Layout and wiring only; everything the page shows comes from poreseg.views.
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
 closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
-Gradio's own copies of uploads are swept from its cache within CACHE_SWEEP_SECONDS of that age. The
-log holds sizes, timings and exception types, never images or file names.
+Gradio's copy of an uploaded photo is deleted as soon as the photo is read (read_photo); the periodic
+cache sweep removes anything older than a session that is left. The log holds sizes, timings and
+exception types, never images or file names.
 """
 from __future__ import annotations
 
@@ -72,11 +73,11 @@ def _close_session(session: views.Session | None) -> None:
         session.close()
 
 
-def _new_session(rgb, analysis: Analysis) -> views.Session:
+def _new_session(rgb, analysis: Analysis, source: str) -> views.Session:
     # Inside Gradio's cache, Gradio serves the files as they are instead of copying them there.
     cache = Path(demo.GRADIO_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
-    return views.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)))
+    return views.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
 
 
 def _stopped(started: float, error: Exception) -> views.Failure:
@@ -84,10 +85,35 @@ def _stopped(started: float, error: Exception) -> views.Failure:
     return views.failure(error)
 
 
-def run_analysis(path: str, options: AnalysisOptions):
-    """The photo at ``path`` read and analysed; logs its size and the stage timings."""
+def _named_by_other_requests(path: str) -> bool:
+    """Whether another waiting or running request has the file ``path`` as an input: Gradio names an upload
+    by its content, so identical uploads share one file. Gradio's queue keeps every such request in
+    ``event_ids_to_events``, which it does not document; tests/test_privacy.py covers what rests on it."""
+    naming = 0
+    for event in list(demo._queue.event_ids_to_events.values()):
+        inputs = event.data.data if event.data is not None else ()
+        naming += any(isinstance(value, dict) and value.get("path") == path for value in inputs)
+    return naming > 1  # one of them is the request asking
+
+
+def read_photo(path: str, previous: views.Session | None = None):
+    """The photo at ``path`` decoded, and then Gradio's copy of the upload deleted (not the examples, which
+    Gradio keeps for every visitor). The previous analysis's photo, analysed again, comes from memory."""
+    upload = views.Upload.at(path)
+    try:
+        if previous is not None and previous.source == path:
+            return previous.rgb
+        return load_image(path)
+    finally:
+        pinned = any(path in getattr(block, "keep_in_cache", ()) for block in demo.blocks.values())
+        if path in demo.upload_file_set and not pinned and upload.remove(_named_by_other_requests(path)):
+            demo.upload_file_set.discard(path)  # or the sweep would look for it on every round
+
+
+def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | None = None):
+    """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
     started = time.perf_counter()
-    rgb = load_image(path)
+    rgb = read_photo(path, previous)
     analysis = analyze(rgb, options)
     seconds = time.perf_counter() - started
     stages = ", ".join(f"{stage} {t:.2f}" for stage, t in analysis.timings.items() if stage != "total")
@@ -110,9 +136,9 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
     session = None
     try:
         progress(0.1, desc="Finding the face, its skin and its pores")
-        rgb, analysis, seconds = run_analysis(path, AnalysisOptions(method=method))
+        rgb, analysis, seconds = run_analysis(path, AnalysisOptions(method=method), previous)
         progress(0.8, desc="Drawing the results")
-        session = _new_session(rgb, analysis)
+        session = _new_session(rgb, analysis, path)
         board = views.dashboard(session, seconds, classes)
     except Exception as error:
         _close_session(session)

@@ -11,8 +11,16 @@ updates Gradio streams to the client) are recorded; failures are counted by mess
 rejections (Gradio refuses a request when app.QUEUE_SIZE are already waiting) apart from errors. The
 server's peak resident memory is the high-water mark of its whole life (VmHWM in /proc, Linux).
 
+The photo is sent as a copy under a neutral name, as a user's upload: Gradio stores uploads by content
+and name, so the example's own name would land on the copy Gradio keeps of it for the examples gallery,
+which the app never deletes. Every client sends the same content, so the uploads share one file, the
+hard case for deleting uploads once read; the app runs with its cache in a scratch folder, and the
+uploads left there after the run are counted.
+
 Goals (issue 5): no errors; a bounded queue (never more than QUEUE_SIZE waiting); peak RSS <= 2 GB;
-p95 latency <= p95 queue wait + 2 x the single-request time. The exit code is 0 when all hold.
+p95 latency <= p95 queue wait + 2 x the single-request time; no upload left in the app's cache (unless
+a request was refused: its upload waits for the app's periodic cache sweep). The exit code is 0 when
+all hold.
 
 The clients stay on loopback: gradio_client would otherwise look up huggingface.co for telemetry and
 its user agent, so the Hugging Face Hub is switched offline here (the app itself makes no such calls;
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -64,6 +73,7 @@ class App:
     process: subprocess.Popen
     url: str
     start_seconds: float
+    cache: Path  # Gradio's cache folder of the app (GRADIO_TEMP_DIR)
 
     def peak_rss(self) -> int:
         """The server process's peak resident memory so far, in bytes."""
@@ -77,10 +87,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log: Path) -> App:
-    """``python app.py`` on a free loopback port, once it serves its page."""
+def start_app(log: Path, cache: Path) -> App:
+    """``python app.py`` on a free loopback port with its Gradio cache in ``cache``, once it serves its page."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_TEMP_DIR": str(cache)}
     started = time.perf_counter()
     with open(log, "w") as output:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=output,
@@ -91,7 +102,7 @@ def start_app(log: Path) -> App:
             sys.exit(f"the app stopped while starting (exit code {process.returncode}):\n{log.read_text()}")
         try:
             with urllib.request.urlopen(url, timeout=5):
-                return App(process, url, time.perf_counter() - started)
+                return App(process, url, time.perf_counter() - started, cache)
         except OSError:
             time.sleep(0.5)
     process.kill()
@@ -153,7 +164,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def report(single: float, requests: list[Request], elapsed: float, args: argparse.Namespace, peak_rss: int) -> bool:
+def report(single: float, requests: list[Request], elapsed: float, args: argparse.Namespace, peak_rss: int,
+           uploads_left: int) -> bool:
     """Print the numbers and the goals; True when every goal holds."""
     done = [r for r in requests if r.error is None]
     failed = [r for r in requests if r.error is not None and not r.rejected]
@@ -172,7 +184,7 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
     print(f"latency p50 {percentile(latency, 0.5):.2f} s, p95 {p95_latency:.2f} s; queue wait p50 "
           f"{percentile(wait, 0.5):.2f} s, p95 {p95_wait:.2f} s; throughput {len(done) / elapsed:.2f}/s; "
           f"longest queue {longest_queue} (limit {QUEUE_SIZE})")
-    print(f"server peak RSS {peak_rss / 1024 ** 3:.2f} GB")
+    print(f"server peak RSS {peak_rss / 1024 ** 3:.2f} GB; uploads left in the app's cache: {uploads_left}")
     budget = p95_wait + 2 * single
     goals = [
         (not failed, f"no errors ({len(failed)})"),
@@ -180,6 +192,8 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
         (peak_rss <= PEAK_RSS_GOAL_BYTES, f"peak RSS {peak_rss / 1024 ** 3:.2f} GB <= 2 GB"),
         (p95_latency <= budget, f"p95 latency {p95_latency:.2f} s <= p95 queue wait {p95_wait:.2f} s + 2 x single "
                                 f"{single:.2f} s = {budget:.2f} s"),
+        (uploads_left == 0 or bool(rejected), f"no upload left in the app's cache ({uploads_left}"
+                                             f"{', some requests refused' if rejected else ''})"),
     ]
     print("goals:")
     for held, text in goals:
@@ -197,18 +211,20 @@ def main() -> int:
 
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as scratch:
-        app = start_app(Path(scratch) / "app.log")
+        photo = Path(scratch) / f"load-test-photo{args.photo.suffix}"
+        shutil.copyfile(args.photo, photo)
+        app = start_app(Path(scratch) / "app.log", Path(scratch) / "gradio")
         try:
             print(f"app: python app.py on {app.url}, serving after {app.start_seconds:.1f} s")
             client = Client(app.url, verbose=False)
-            warm_up = one_request(client, args.photo, args.method)
+            warm_up = one_request(client, photo, args.method)
             if warm_up.error:
                 sys.exit(f"the app cannot analyse {args.photo.name}: {warm_up.error}")
-            single = statistics.median(one_request(client, args.photo, args.method).latency
-                                       for _ in range(SINGLE_REQUESTS))
+            single = statistics.median(one_request(client, photo, args.method).latency for _ in range(SINGLE_REQUESTS))
             print(f"single request ({args.method}, {args.photo.name}): {single:.2f} s (median of {SINGLE_REQUESTS})")
-            requests, elapsed = drive(app.url, args.clients, args.seconds, args.photo, args.method)
-            held = report(single, requests, elapsed, args, app.peak_rss())
+            requests, elapsed = drive(app.url, args.clients, args.seconds, photo, args.method)
+            uploads_left = len(list(app.cache.rglob(photo.name)))
+            held = report(single, requests, elapsed, args, app.peak_rss(), uploads_left)
         finally:
             app.process.terminate()
             app.process.wait(timeout=30)

@@ -8,10 +8,12 @@ that Gradio serves them without copying them; ``Session.close()`` removes it.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -100,14 +102,64 @@ class Table:
     rows: list[list[str]]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A photo as Gradio received it: its copy in Gradio's cache, in a folder named by a hash of the content,
+    to be removed as soon as the photo is read (uploads are not kept beyond their request).
+
+    Gradio gives identical uploads the same file, so the removal must not take it from another request
+    that still needs it. The app says whether another waiting or running request names the file; a file
+    replaced by a new upload since it was read (another inode or modification time) is left to that
+    upload's request. Whatever is left this way goes with the app's periodic cache sweep.
+    """
+
+    path: Path
+    identity: tuple[int, int] | None  # (inode, modification time in ns) before reading; None: no such file
+
+    @classmethod
+    def at(cls, path: str | Path) -> Upload:
+        """The upload at ``path`` as it is now, before it is read."""
+        try:
+            status = os.stat(path)
+        except OSError:
+            return cls(Path(path), None)
+        return cls(Path(path), (status.st_ino, status.st_mtime_ns))
+
+    def remove(self, needed_elsewhere: bool) -> bool:
+        """Delete the file, and its folder once empty, unless another request needs it; True if deleted."""
+        if needed_elsewhere or self.identity is None or Upload.at(self.path).identity != self.identity:
+            return False
+        self.path.unlink(missing_ok=True)
+        with suppress(OSError):  # not empty: the same content uploaded under another name
+            self.path.parent.rmdir()
+        return True
+
+
 @dataclass
 class Session:
-    """What one browser session keeps between events, in memory: the photo, its analysis, and the folder
-    its pictures and downloads are written to."""
+    """What one browser session keeps between events, in memory, and the folder its pictures and downloads
+    are written to.
+
+    Sessions live for SESSION_MINUTES, so only what later events read is kept: the photo, its analysis
+    without the per-pixel float maps no later event reads (the person matte and the pore probability and
+    uncertainty, None here), and the matte at the size the cut-out is shown (``person``). At 12 MP that
+    is about 90 MB a session instead of 230 MB (benchmarks/session_memory.py).
+    """
 
     rgb: np.ndarray
     analysis: Analysis
     folder: Path
+    # The upload the photo was read from: analysed again (another method), the photo comes from here, as
+    # Gradio's copy of the upload is deleted once read (Upload).
+    source: str | None = None
+    person: np.ndarray = field(init=False)  # float32 person probability, at most CUTOUT_MAX_SIDE on a side
+
+    def __post_init__(self):
+        self.person = fit(self.analysis.person, CUTOUT_MAX_SIDE)
+        pores = self.analysis.pores
+        if pores is not None:
+            pores = replace(pores, probability=None, uncertainty=None)
+        self.analysis = replace(self.analysis, person=None, pores=pores)
 
     def picture(self, name: str, render: Callable[[], np.ndarray]) -> Path:
         """The picture ``render()`` draws, saved as ``name`` (.jpg or .png) in the folder. Names say what a
@@ -302,7 +354,7 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
         zoom=zoom_crops(session, photo),
         zones=session.picture("zones.jpg", lambda: fit(overlays.zones_overlay(rgb, analysis.zones), DISPLAY_MAX_SIDE)),
         cutout=session.picture("cutout.png",
-                               lambda: fit(overlays.portrait_cutout(rgb, analysis.person), CUTOUT_MAX_SIDE)),
+                               lambda: overlays.portrait_cutout(fit(rgb, CUTOUT_MAX_SIDE), session.person)),
         heatmap_note=heatmap_note(analysis),
         density_figure=None if analysis.density is None else charts.density_figure(rgb, analysis.density),
         scores_figure=charts.zone_scores_figure(analysis.metrics) if analysis.pores_measured else None,

@@ -68,8 +68,9 @@ class FaceFrame:
 
 
 def face_frame(labels: np.ndarray, face_box: tuple[int, int, int, int] | None) -> FaceFrame | None:
-    """The face frame from the eye centres, else from the feature box; None without either."""
-    eyes = eye_centres(labels)
+    """The frame of the face whose feature box is ``face_box`` (FaceParsing.face_box): from its eye centres,
+    else from the box; None without either."""
+    eyes = eye_centres(labels, face_box)
     if eyes is not None:
         (x0, y0), (x1, y1) = eyes
         return FaceFrame(((x0 + x1) / 2, (y0 + y1) / 2), float(np.hypot(x1 - x0, y1 - y0)),
@@ -95,9 +96,12 @@ class Landmarks:
 def landmarks(labels: np.ndarray, frame: FaceFrame) -> Landmarks:
     def face_coordinates(*classes: int) -> tuple[np.ndarray, np.ndarray] | None:
         ys, xs = np.nonzero(np.isin(labels, classes))
-        if ys.size < MIN_FEATURE_PIXELS:
+        u, v = frame.to_face(xs.astype(np.float64), ys.astype(np.float64))
+        # Only this face's features: another face in the photo has its own, outside this face's oval.
+        own = (np.abs(u) <= FACE_HALF_WIDTH) & (v >= -FOREHEAD_TOP) & (v <= CHIN_BOTTOM)
+        if np.count_nonzero(own) < MIN_FEATURE_PIXELS:
             return None
-        return frame.to_face(xs.astype(np.float64), ys.astype(np.float64))
+        return u[own], v[own]
 
     brows, nose, mouth = face_coordinates(BROW), face_coordinates(NOSE), face_coordinates(LIPS, MOUTH)
     # Percentiles rather than extremes: stray pixels of a class elsewhere must not move a boundary.

@@ -3,6 +3,8 @@ called through gradio_client. The browser test (tests/test_app_browser.py) cover
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +50,30 @@ def test_before_after_table_pairs_the_columns():
     assert table.rows == [["nose", "30", "20", "0.50", "0.30", "40", "55"]]
 
 
+def test_an_upload_is_removed_unless_another_request_needs_it(tmp_path):
+    from poreseg.views import Upload
+
+    def uploaded(name: str) -> Path:
+        """As Gradio stores an upload: written to a temporary file, then renamed over any earlier one."""
+        path = tmp_path / "content-hash" / name
+        path.parent.mkdir(exist_ok=True)
+        (tmp_path / "incoming").write_bytes(b"photo")
+        os.replace(tmp_path / "incoming", path)
+        return path
+
+    path = uploaded("a.jpg")
+    assert not Upload.at(path).remove(needed_elsewhere=True) and path.exists()
+    upload = Upload.at(path)
+    uploaded("a.jpg")  # the same content uploaded again while the first request read it: a new file
+    assert not upload.remove(needed_elsewhere=False) and path.exists()
+    uploaded("b.jpg")  # and under another name, in the same folder
+    assert Upload.at(path).remove(needed_elsewhere=False)
+    assert not path.exists() and path.parent.exists()
+    assert Upload.at(path.parent / "b.jpg").remove(needed_elsewhere=False)
+    assert not path.parent.exists()
+    assert not Upload.at(path).remove(needed_elsewhere=False)  # gone already
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     from poreseg.analysis import AnalysisOptions, analyze
@@ -79,6 +105,24 @@ def test_dashboard_views_of_a_close_up(session):
     assert board.density_figure is not None and board.scores_figure is not None
     assert board.suggestions.rows and all(len(row) == 3 and row[2] for row in board.suggestions.rows)
     assert "Morning" in board.routine and "not medical advice" in board.routine
+
+
+@requires_models
+def test_a_session_keeps_only_compact_maps(session):
+    """Sessions stay in memory for minutes: at the photo's size they keep the photo and one-byte labels and
+    masks; the person matte only at the cut-out's display size; no pore probability or uncertainty."""
+    from benchmarks.session_memory import arrays
+    from poreseg.views import CUTOUT_MAX_SIDE
+
+    h, w = session.rgb.shape[:2]
+    kept = dict(arrays(session))
+    assert max(kept["person"].shape) <= CUTOUT_MAX_SIDE
+    at_photo_size = {name: array for name, array in kept.items() if array.shape[:2] == (h, w) and name != "person"}
+    assert {"rgb", "analysis.parsing.labels", "analysis.pores.mask", "analysis.zones.labels"} <= set(at_photo_size)
+    assert all(array.itemsize == 1 for array in at_photo_size.values())
+    # The photo (3 bytes a pixel), four one-byte maps, the matte, and small things (the density grid).
+    budget = 7 * h * w + kept["person"].nbytes + (1 << 20)
+    assert sum(array.nbytes for array in kept.values()) <= budget
 
 
 @requires_models
@@ -186,6 +230,7 @@ def test_analyze_endpoint_explains_photos_it_cannot_analyse(app_client, tmp_path
     pair.save(tmp_path / "two.jpg")
     report = app_client.predict(handle_file(str(tmp_path / "two.jpg")), method="dog", api_name="/analyze")
     assert report["faces_found"] == 2 and any("largest" in w for w in report["warnings"])
+    assert report["mm_per_px"] is not None  # from the larger face's own eyes
 
 
 def test_a_file_over_the_size_limit_is_refused(app_client, tmp_path):

@@ -1,5 +1,6 @@
 """Privacy and limits: no outbound connection at run time, upload and pixel limits enforced before any
-decoding, a log of sizes and timings only, and no copies of photos left behind by a request."""
+decoding, a log of sizes and timings only, and no copies of photos left behind by a request: Gradio's
+copy of an upload is deleted once read."""
 from __future__ import annotations
 
 import json
@@ -165,21 +166,65 @@ def files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
 
-def test_an_api_request_leaves_only_the_upload_which_the_cache_sweep_removes(app_client, tmp_path):
+def test_an_api_request_leaves_nothing_behind(app_client, tmp_path):
+    """Gradio's copy of each upload is deleted once read, a photo that was not an image too."""
     import app
 
     cache = Path(app.demo.GRADIO_CACHE)
     photo, text = tmp_path / "probe-photo.jpg", tmp_path / "probe-notes.jpg"
     shutil.copy(PHOTO, photo)
     text.write_text("not a photo")
-    before, sessions = files_under(cache), set(cache.glob("poreseg-*"))
+    before, folders = files_under(cache), set(cache.iterdir())
     assert isinstance(api_outcome(app_client, photo), dict)
     assert "not an image" in api_outcome(app_client, text)
-    # Gradio keeps each upload in a folder named by its content hash; nothing else is left.
-    assert {path.name for path in files_under(cache) - before} <= {photo.name, text.name}
-    assert set(cache.glob("poreseg-*")) == sessions  # no session folder: the API keeps no pictures or reports
+    # No file is left, nor a folder: neither Gradio's for the uploads nor a session's (the API keeps none).
+    assert files_under(cache) - before == set()
+    assert set(cache.iterdir()) - folders == set()
+    assert not any(Path(path).name.startswith("probe-") for path in app.demo.upload_file_set)
+    # What a request could not delete (an identical upload sent meanwhile, whose request was refused) goes
+    # with the periodic sweep.
     sweep_every, older_than = app.demo.delete_cache
     assert sweep_every <= 60 and older_than <= app.SESSION_SECONDS + app.CACHE_SWEEP_SECONDS
+
+
+def test_identical_uploads_at_once_are_all_analysed_then_deleted(app_client, tmp_path):
+    """Gradio gives identical uploads one file: the first request done must not take it from the others."""
+    import app
+    from gradio_client import handle_file
+
+    photo = tmp_path / "probe-twins.jpg"
+    shutil.copy(PHOTO, photo)
+    jobs = [app_client.submit(handle_file(str(photo)), method="dog", api_name="/analyze") for _ in range(3)]
+    reports = [job.result(timeout=300) for job in jobs]
+    assert all(report["face"] == reports[0]["face"] for report in reports)
+    assert not any(path.name == photo.name for path in files_under(Path(app.demo.GRADIO_CACHE)))
+
+
+def test_an_upload_identical_to_an_example_leaves_the_example(app_client):
+    """Gradio keeps the examples in its cache for every visitor; an upload of the same file shares it."""
+    import app
+
+    examples = {Path(path) for block in app.demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
+    [example] = [path for path in examples if path.name == PHOTO.name]
+    assert isinstance(api_outcome(app_client, PHOTO), dict)
+    assert example.read_bytes() == PHOTO.read_bytes()
+
+
+def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
+    """After the first analysis the upload is gone; Analyse again (another method, say) reuses the photo."""
+    import app
+
+    upload = Path(app.demo.GRADIO_CACHE) / "probe-dashboard" / "selfie.jpg"  # where Gradio keeps an upload
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PHOTO, upload)
+    app.demo.upload_file_set.add(str(upload))
+    image = {"path": str(upload), "meta": {"_type": "gradio.FileData"}}
+    first = app.analyse(image, "dog", [], None)
+    assert first[app.status].startswith("Analysed") and not upload.parent.exists()
+    again = app.analyse(image, "dog", [], first[app.state])
+    assert again[app.status].startswith("Analysed")
+    assert again[app.state].rgb is first[app.state].rgb
+    again[app.state].close()
 
 
 def test_the_command_line_leaves_nothing_but_its_report(run, tmp_path, monkeypatch):

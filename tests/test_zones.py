@@ -1,10 +1,12 @@
-"""Face zones on a drawn face: five disjoint zones inside the region, in the right places, turning with the head."""
+"""Face zones on a drawn face: five disjoint zones inside the region, in the right places, turning with the head,
+and those of one face when the photo holds two."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
+from conftest import REPO_ROOT, requires_models
 from poreseg.classes import BROW, EYE, LIPS, NOSE, SKIN
 from poreseg.pores.scale import mm_per_px_from_labels
 from poreseg.zones import ZONES, face_frame, face_oval_mask, face_zones
@@ -110,3 +112,39 @@ def test_face_oval_mask_matches_the_zones_reach():
     zones = face_zones(labels, analysis_region(labels), frame)
     assert not (zones.face_mask() & ~oval).any()
     assert (zones.face_mask() == (oval & analysis_region(labels))).all()
+
+
+def test_with_two_faces_the_frame_and_zones_come_from_the_boxed_face_alone():
+    """A second, smaller face beside the first: its eyes, nose and mouth must not mix into the first's."""
+    single = drawn_face()
+    other = cv2.resize(single, None, fx=0.85, fy=0.85, interpolation=cv2.INTER_NEAREST)
+    labels = np.zeros((420, 400 + other.shape[1]), np.uint8)
+    labels[:, :400] = single
+    labels[:other.shape[0], 400:] = other
+    frame = face_frame(labels, (118, 140, 282, 301))  # the left face's features, brows to lips
+    assert frame.from_eyes and frame.eye_distance_px == pytest.approx(100, abs=1)
+    assert frame.origin == pytest.approx((200, 170), abs=1)
+    alone = face_zones(single, analysis_region(single), face_frame(single, None))
+    both = face_zones(labels, analysis_region(labels), frame)
+    assert both.landmarks == pytest.approx(alone.landmarks)
+    assert (both.labels[:, :400] == alone.labels).all() and not both.labels[:, 400:].any()
+
+
+@requires_models
+def test_the_larger_of_two_real_faces_keeps_its_scale_and_zones():
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.imageio import load_image
+
+    larger, smaller = (load_image(REPO_ROOT / "examples" / name) for name in ("005_03.jpg", "012_08.jpg"))
+    smaller = cv2.resize(smaller, (1100, 1100), interpolation=cv2.INTER_AREA)
+    pair = np.full((larger.shape[0], larger.shape[1] + smaller.shape[1], 3), 255, np.uint8)
+    pair[:, :larger.shape[1]] = larger
+    top = (larger.shape[0] - smaller.shape[0]) // 2
+    pair[top:top + smaller.shape[0], larger.shape[1]:] = smaller
+
+    alone, together = (analyze(photo, AnalysisOptions(method="dog")) for photo in (larger, pair))
+    assert together.parsing.faces_found == 2
+    assert together.mm_per_px is not None
+    assert together.mm_per_px == pytest.approx(alone.mm_per_px, rel=0.1)
+    for name, value in vars(alone.zones.landmarks).items():  # in eye distances
+        assert getattr(together.zones.landmarks, name) == pytest.approx(value, abs=0.05), name

@@ -35,6 +35,9 @@ MAX_EYE_AXIS_DEGREES = 40.0
 # ... and the nose, when labelled, between them along that line.
 NOSE_BETWEEN_EYES = (0.1, 0.9)
 EYE_CANDIDATES = 4
+# The feature box is found on the parser's label grid, up to about four photo pixels per label at 12 MP:
+# it is widened by this share of its side so that an eye on its edge is not cut.
+FACE_BOX_PAD = 0.05
 
 # Candidate pore diameters of the image-based estimate, a quarter octave apart; below the lowest, the
 # band's inner Gaussian would be narrower than a pixel can resolve.
@@ -46,8 +49,20 @@ BLOB_Z = 3.0
 ESTIMATE_WINDOW_PX = 1024
 
 
-def eye_centres(labels: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """Centres (x, y) of the two eyes in a label map, image-left eye first; None without a believable pair."""
+def eye_centres(labels: np.ndarray, face_box: tuple[int, int, int, int] | None = None,
+                ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Centres (x, y) of the two eyes in a label map, image-left eye first; None without a believable pair.
+
+    ``face_box`` (x0, y0, x1, y1: the parsed face's feature box, FaceParsing.face_box) limits the search to
+    that face. In a photo of several faces the eyes and noses of all would otherwise mix: the nose's
+    centre would fall between the faces, so that no face's own eyes would pass as a pair.
+    """
+    left_edge = top_edge = 0
+    if face_box is not None:
+        x0, y0, x1, y1 = face_box
+        pad = int(np.ceil(FACE_BOX_PAD * max(x1 - x0, y1 - y0)))
+        left_edge, top_edge = max(0, x0 - pad), max(0, y0 - pad)
+        labels = labels[top_edge:y1 + pad, left_edge:x1 + pad]
     count, _, stats, centroids = cv2.connectedComponentsWithStats((labels == EYE).astype(np.uint8))
     candidates = sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA])[:EYE_CANDIDATES]
     nose = np.argwhere(labels == NOSE)[:, ::-1].mean(0) if (labels == NOSE).any() else None
@@ -55,7 +70,8 @@ def eye_centres(labels: np.ndarray) -> tuple[tuple[float, float], tuple[float, f
         for b in candidates[a_rank + 1:]:
             if _believable_pair(stats[a], stats[b], centroids[a], centroids[b], nose):
                 left, right = sorted((centroids[a], centroids[b]), key=lambda c: c[0])
-                return (float(left[0]), float(left[1])), (float(right[0]), float(right[1]))
+                return ((float(left[0]) + left_edge, float(left[1]) + top_edge),
+                        (float(right[0]) + left_edge, float(right[1]) + top_edge))
     return None
 
 
@@ -78,9 +94,10 @@ def _believable_pair(stats_a: np.ndarray, stats_b: np.ndarray, centre_a: np.ndar
     return True
 
 
-def mm_per_px_from_labels(labels: np.ndarray) -> float | None:
-    """Millimetres per pixel at the face, from the eye distance; None when the eyes are not both seen."""
-    centres = eye_centres(labels)
+def mm_per_px_from_labels(labels: np.ndarray, face_box: tuple[int, int, int, int] | None = None) -> float | None:
+    """Millimetres per pixel at the face, from the eye distance; None when the eyes are not both seen.
+    ``face_box``: only that face's eyes (see eye_centres)."""
+    centres = eye_centres(labels, face_box)
     if centres is None:
         return None
     (xa, ya), (xb, yb) = centres
