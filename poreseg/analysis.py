@@ -32,7 +32,7 @@ import numpy as np
 
 from poreseg.density import DensityMap, density_map
 from poreseg.imageio import as_rgb8
-from poreseg.metrics import FaceMetrics, Pores, find_pores, measure
+from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, Pores, find_pores, measure
 from poreseg.parsing import FaceParsing, parse_face
 from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.pores.segment import PoreResult, segment_pores
@@ -247,7 +247,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks)
     with clock.stage("metrics"):
         pore_objects = None if pores is None else window.shift(find_pores(window.crop(pores.mask), window_zones))
-        metrics = measure(pore_objects, window_zones, mm_per_px)
+        metrics = measure(pore_objects, window_zones, mm_per_px, SCORE_REFERENCES[options.method])
     density = None
     if pore_objects is not None and mm_per_px is not None:
         with clock.stage("density"):
@@ -279,4 +279,5 @@ def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: flo
     pores = segment_pores(simulation.after, skin_mask=analysis.region, method=analysis.method,
                           mm_per_px=analysis.mm_per_px, pore_px=analysis.pore_px)
     pore_objects = find_pores(pores.mask, analysis.zones)
-    return AfterProduct(simulation, pores, pore_objects, measure(pore_objects, analysis.zones, analysis.mm_per_px))
+    metrics = measure(pore_objects, analysis.zones, analysis.mm_per_px, analysis.metrics.reference)
+    return AfterProduct(simulation, pores, pore_objects, metrics)

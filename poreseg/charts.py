@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from poreseg.density import DensityMap
-from poreseg.metrics import REFERENCE_DENSITY_PER_CM2, SCORE_BANDS, FaceMetrics
+from poreseg.metrics import SCORE_BANDS, FaceMetrics, ScoreReference
+from poreseg.overlays import density_top
 from poreseg.zones import ZONE_TITLES, ZONES
 
 BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "Average": "#fee08b",
@@ -39,8 +40,9 @@ def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def density_figure(rgb: np.ndarray, density: DensityMap) -> go.Figure:
-    """Heatmap of pores per cm2 over the face photo; hovering shows the value and the zone."""
+def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReference) -> go.Figure:
+    """Heatmap of pores per cm2 over the face photo, its colour scale topped like the density overlay's
+    (from the score's ``reference``) or higher; hovering shows the value and the zone."""
     rows, cols = _face_window(density)
     stride = max(1, int(np.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / HEATMAP_MAX_CELLS)))
     values = density.per_cm2[rows, cols][::stride, ::stride]
@@ -59,7 +61,7 @@ def density_figure(rgb: np.ndarray, density: DensityMap) -> go.Figure:
                            interpolation=cv2.INTER_AREA)
 
     finite = values[np.isfinite(values)]
-    top = max(2 * REFERENCE_DENSITY_PER_CM2, float(np.percentile(finite, 99)) if finite.size else 0.0)
+    top = max(density_top(reference), float(np.percentile(finite, 99)) if finite.size else 0.0)
     dx, dy = (x1 - x0) / photo.shape[1], (y1 - y0) / photo.shape[0]
     figure = go.Figure(go.Image(source=jpeg_data_uri(photo), x0=x0 + dx / 2, y0=y0 + dy / 2, dx=dx, dy=dy,
                                 hoverinfo="skip"))

@@ -6,14 +6,15 @@ the zone holding most of its pixels), so the zone counts and pore areas add up t
 are equivalent-circle diameters, 2 * sqrt(area / pi). Without a scale (mm_per_px None) only counts
 and fractions are given; the millimetre and square-centimetre fields are None.
 
-The pore score (0-100, higher is better) maps a *pore load* onto the scale:
+The pore score (0-100, higher is better) maps a *pore load* onto the scale, against the reference
+(ScoreReference) of the pore method that found the pores:
 
-    load  = (density / REFERENCE_DENSITY_PER_CM2 + area_fraction / REFERENCE_AREA_FRACTION) / 2
+    load  = (density / reference.density_per_cm2 + area_fraction / reference.area_fraction) / 2
     score = 100 * 2 ** -load
 
 so skin without visible pores scores 100, skin at the reference density and area fraction scores 50,
 and each further reference's worth of load halves the score. It falls strictly as density or area
-fraction grows. Without a scale the load is area_fraction / REFERENCE_AREA_FRACTION alone. Bands:
+fraction grows. Without a scale the load is area_fraction / reference.area_fraction alone. Bands:
 Excellent >= 90 (load <= 0.15), Great >= 70, Good >= 50, Average >= 30, Poor < 30 (load > 1.74).
 """
 from __future__ import annotations
@@ -25,18 +26,31 @@ import numpy as np
 
 from poreseg.zones import ZONES, FaceZones
 
-# The pore load of a face scoring 50. Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93)
-# measure visible pores (>= 250 um) on the cheeks of 2,585 women as a density (N/cm2) and the share of
-# skin they cover, and find both vary several-fold between ethnic groups. There is no accepted norm for
-# whole-face photos, and what a detector counts depends on its sensitivity, so the references are 1.5
-# times the median of what the default method, PS-Net, finds on the 61 MST-E portraits measured on a mm
-# scale (all skin tones; python -m poreseg.training.calibrate_score): density 7.85 per cm2 at the median
-# (2.6-16.4 from the 10th to the 90th percentile), area fraction 1.80% (0.80-3.76%). The median face then
-# scores 63 (Good): a relative cosmetic indication, not a clinical grade. DoGPore keeps only its surest
-# pores (median 1.3 per cm2, 0.26%), so on this scale its scores run high (median about 93). Re-derive
-# the references whenever a detector or its weights change.
-REFERENCE_DENSITY_PER_CM2 = 11.8
-REFERENCE_AREA_FRACTION = 0.027
+
+@dataclass(frozen=True)
+class ScoreReference:
+    """The pore load of a face scoring 50, for one pore method."""
+
+    density_per_cm2: float
+    area_fraction: float
+
+
+# Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93) measure visible pores (>= 250 um) on the
+# cheeks of 2,585 women as a density (N/cm2) and the share of skin they cover, and find both vary
+# several-fold between ethnic groups. There is no accepted norm for whole-face photos, and what a
+# detector counts depends on its sensitivity, so each method has its own references: 1.5 times the median
+# of what that method finds on the 61 MST-E portraits measured on a mm scale (all skin tones;
+# python -m poreseg.training.calibrate_score --method psnet dog). The median face then scores 63 (Good)
+# whichever method is chosen: a relative cosmetic indication, not a clinical grade.
+#   psnet: density 7.85 per cm2 at the median (2.6-16.4 from the 10th to the 90th percentile),
+#          area fraction 1.80% (0.80-3.76%).
+#   dog:   DoGPore keeps only its surest pores: density 1.19 per cm2 at the median (0.10-3.00),
+#          area fraction 0.188% (0.027-0.537%). On PS-Net's reference its median face would score 94.
+# Re-derive the references whenever a detector or its weights change.
+SCORE_REFERENCES: dict[str, ScoreReference] = {
+    "psnet": ScoreReference(density_per_cm2=11.8, area_fraction=0.027),
+    "dog": ScoreReference(density_per_cm2=1.78, area_fraction=0.0028),
+}
 
 SCORE_BANDS: tuple[tuple[str, float], ...] = (
     ("Excellent", 90.0), ("Great", 70.0), ("Good", 50.0), ("Average", 30.0), ("Poor", 0.0),
@@ -44,11 +58,12 @@ SCORE_BANDS: tuple[tuple[str, float], ...] = (
 MM2_PER_CM2 = 100.0
 
 
-def pore_score(density_per_cm2: float | None, area_fraction: float) -> float:
-    """The 0-100 pore score (see the module docstring); density None when the scale is unknown."""
-    load = area_fraction / REFERENCE_AREA_FRACTION
+def pore_score(density_per_cm2: float | None, area_fraction: float, reference: ScoreReference) -> float:
+    """The 0-100 pore score against ``reference`` (see the module docstring); density None when the
+    scale is unknown."""
+    load = area_fraction / reference.area_fraction
     if density_per_cm2 is not None:
-        load = (density_per_cm2 / REFERENCE_DENSITY_PER_CM2 + load) / 2
+        load = (density_per_cm2 / reference.density_per_cm2 + load) / 2
     return float(100.0 * 2.0 ** -load)
 
 
@@ -123,8 +138,10 @@ class PoreMetrics:
         }
 
 
-def pore_metrics(areas_px: np.ndarray | None, skin_area_px: int, mm_per_px: float | None) -> PoreMetrics:
-    """Metrics of the pores with areas ``areas_px`` on ``skin_area_px`` pixels of skin (None: not measured)."""
+def pore_metrics(areas_px: np.ndarray | None, skin_area_px: int, mm_per_px: float | None,
+                 reference: ScoreReference) -> PoreMetrics:
+    """Metrics of the pores with areas ``areas_px`` on ``skin_area_px`` pixels of skin (None: not measured),
+    scored against ``reference``."""
     skin_area_cm2 = None if mm_per_px is None else skin_area_px * mm_per_px ** 2 / MM2_PER_CM2
     if areas_px is None:
         return PoreMetrics(skin_area_px, skin_area_cm2, None, None, None, None, None, None, None)
@@ -137,7 +154,7 @@ def pore_metrics(areas_px: np.ndarray | None, skin_area_px: int, mm_per_px: floa
         diameters_mm = 2.0 * np.sqrt(areas_px / np.pi) * mm_per_px
         mean_mm, p95_mm = float(diameters_mm.mean()), float(np.percentile(diameters_mm, 95))
     fraction = float(areas_px.sum()) / skin_area_px
-    score = pore_score(density, fraction)
+    score = pore_score(density, fraction, reference)
     return PoreMetrics(skin_area_px, skin_area_cm2, count, density, mean_mm, p95_mm, fraction, score,
                        score_band(score))
 
@@ -146,18 +163,20 @@ def pore_metrics(areas_px: np.ndarray | None, skin_area_px: int, mm_per_px: floa
 class FaceMetrics:
     face: PoreMetrics  # the union of the zones
     zones: dict[str, PoreMetrics]  # ZONES order
+    reference: ScoreReference  # what the scores were computed against; suggestions judge by the same
 
     def to_dict(self) -> dict:
         return {"face": self.face.to_dict(), "zones": {name: m.to_dict() for name, m in self.zones.items()}}
 
 
-def measure(pores: Pores | None, zones: FaceZones, mm_per_px: float | None) -> FaceMetrics:
-    """Per-zone and whole-face metrics; ``pores`` None when pores could not be measured."""
+def measure(pores: Pores | None, zones: FaceZones, mm_per_px: float | None, reference: ScoreReference) -> FaceMetrics:
+    """Per-zone and whole-face metrics scored against ``reference`` (SCORE_REFERENCES[method] for the pore
+    method that found ``pores``); ``pores`` None when pores could not be measured."""
     zone_areas = zones.areas_px()
     per_zone = {}
     for zone_id, name in enumerate(ZONES, start=1):
         areas = None if pores is None else pores.areas_px[pores.zone_ids == zone_id]
-        per_zone[name] = pore_metrics(areas, int(zone_areas[zone_id]), mm_per_px)
+        per_zone[name] = pore_metrics(areas, int(zone_areas[zone_id]), mm_per_px, reference)
     face_areas = None if pores is None else pores.areas_px[pores.zone_ids > 0]
-    face = pore_metrics(face_areas, int(zone_areas[1:].sum()), mm_per_px)
-    return FaceMetrics(face, per_zone)
+    face = pore_metrics(face_areas, int(zone_areas[1:].sum()), mm_per_px, reference)
+    return FaceMetrics(face, per_zone, reference)

@@ -9,12 +9,11 @@ import numpy as np
 
 from poreseg import draw
 from poreseg.density import DensityMap
-from poreseg.metrics import REFERENCE_DENSITY_PER_CM2
+from poreseg.metrics import ScoreReference
 from poreseg.zones import ZONE_TITLES, ZONES, FaceZones
 
 PORE_OUTLINE = (0, 255, 255)
 ZONE_COLOURS = ((255, 120, 80), (80, 200, 120), (90, 140, 255), (200, 110, 230), (250, 210, 60))
-DENSITY_TOP = 2 * REFERENCE_DENSITY_PER_CM2  # the colour scale's top: twice the reference reads as "high"
 # ColorBrewer YlOrRd, the colour scale of the interactive heatmap (poreseg.charts), low to high.
 YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 178, 76), (253, 141, 60),
                      (252, 78, 42), (227, 26, 28), (189, 0, 38), (128, 0, 38)], np.float32)
@@ -51,19 +50,25 @@ def _label(image: np.ndarray, text: str, centre: tuple[int, int], scale: float) 
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
-def density_colours(per_cm2: np.ndarray) -> np.ndarray:
-    """Density values as RGB on YL_OR_RD, 0 to DENSITY_TOP pores/cm2 (NaN as 0)."""
-    level = np.nan_to_num(np.clip(per_cm2 / DENSITY_TOP, 0, 1), nan=0.0) * (len(YL_OR_RD) - 1)
+def density_top(reference: ScoreReference) -> float:
+    """The density colour scale's top, pores/cm2: twice the score's reference density reads as "high"."""
+    return 2 * reference.density_per_cm2
+
+
+def density_colours(per_cm2: np.ndarray, top: float) -> np.ndarray:
+    """Density values as RGB on YL_OR_RD, 0 to ``top`` pores/cm2 (NaN as 0)."""
+    level = np.nan_to_num(np.clip(per_cm2 / top, 0, 1), nan=0.0) * (len(YL_OR_RD) - 1)
     stops = np.arange(len(YL_OR_RD))
     return np.stack([np.interp(level, stops, YL_OR_RD[:, c]) for c in range(3)], -1).astype(np.uint8)
 
 
-def density_overlay(rgb: np.ndarray, density: DensityMap, alpha: float = 0.55) -> np.ndarray:
-    """The photo with the density map blended over the face's skin."""
+def density_overlay(rgb: np.ndarray, density: DensityMap, reference: ScoreReference,
+                    alpha: float = 0.55) -> np.ndarray:
+    """The photo with the density map blended over the face's skin, coloured up to density_top(reference)."""
     h, w = rgb.shape[:2]
     values = density.at_image_size(h, w)
     inside = np.isfinite(values)
-    return draw.blend(rgb, inside, density_colours(values[inside]), alpha)
+    return draw.blend(rgb, inside, density_colours(values[inside], density_top(reference)), alpha)
 
 
 def labels_with_legend(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -144,8 +144,9 @@ def summary_sheet(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
     pictures = [_panel(_pores_marked(crop, analysis.pores.mask[rows, cols]) if analysis.pores else crop,
                        "pores" if analysis.pores else "photo (pores not measured)")]
     if analysis.density is not None:
-        pictures.append(_panel(overlays.density_overlay(rgb, analysis.density)[rows, cols],
-                               f"pore density (0-{overlays.DENSITY_TOP:.0f}+ per cm2)"))
+        reference = analysis.metrics.reference
+        pictures.append(_panel(overlays.density_overlay(rgb, analysis.density, reference)[rows, cols],
+                               f"pore density (0-{overlays.density_top(reference):.3g}+ per cm2)"))
     pictures.append(_panel(overlays.zones_overlay(rgb, analysis.zones)[rows, cols], "zones"))
     gap = np.full((pictures[0].shape[0], SHEET_MARGIN, 3), 255, np.uint8)
     strip = np.hstack([part for picture in pictures for part in (gap, picture)] + [gap])
@@ -171,7 +172,7 @@ def write_report(analysis: Analysis, rgb: np.ndarray, out_dir: str | Path) -> di
     if analysis.pores is not None:
         pictures["pores"] = lambda: overlays.pores_outlined(rgb, analysis.pores.mask)
     if analysis.density is not None:
-        pictures["density"] = lambda: overlays.density_overlay(rgb, analysis.density)
+        pictures["density"] = lambda: overlays.density_overlay(rgb, analysis.density, analysis.metrics.reference)
     if analysis.after is not None:
         pictures["after"] = lambda: analysis.after.simulation.after
     for name, draw in pictures.items():

@@ -1,15 +1,15 @@
 """Product suggestions from the zone metrics, with a one-line reason each and a short routine.
 
 The rules are data: each catalogue product's ``trigger`` on its ``zones`` (see poreseg.products).
-Density and area are judged against the pore score's reference values, so "above reference" means the
-same thing here as in the score. When pores could not be measured only the daily basics (products
-triggered ``always``) are suggested.
+Density and area are judged against the reference the metrics were scored against (the pore method's,
+see poreseg.metrics.SCORE_REFERENCES), so "above reference" means the same thing here as in the score.
+When pores could not be measured only the daily basics (products triggered ``always``) are suggested.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from poreseg.metrics import REFERENCE_AREA_FRACTION, REFERENCE_DENSITY_PER_CM2, FaceMetrics, PoreMetrics
+from poreseg.metrics import FaceMetrics, PoreMetrics, ScoreReference
 from poreseg.products import STEPS, WHOLE_FACE, Product, catalogue
 from poreseg.zones import ZONE_TITLES
 
@@ -43,21 +43,22 @@ class Suggestions:
                 "disclaimer": self.disclaimer}
 
 
-def trigger_value(metric: str, numbers: PoreMetrics) -> float | None:
+def trigger_value(metric: str, numbers: PoreMetrics, reference: ScoreReference) -> float | None:
     if metric == "density_ratio":
-        return None if numbers.density_per_cm2 is None else numbers.density_per_cm2 / REFERENCE_DENSITY_PER_CM2
+        return None if numbers.density_per_cm2 is None else numbers.density_per_cm2 / reference.density_per_cm2
     if metric == "area_ratio":
-        return None if numbers.area_fraction is None else numbers.area_fraction / REFERENCE_AREA_FRACTION
+        return None if numbers.area_fraction is None else numbers.area_fraction / reference.area_fraction
     return numbers.score
 
 
-def finding(metric: str, place: str, numbers: PoreMetrics) -> str:
+def finding(metric: str, place: str, numbers: PoreMetrics, reference: ScoreReference) -> str:
     """What was measured, in words: the first half of a reason."""
     if metric == "density_ratio":
-        return f"{place}: {numbers.density_per_cm2:.0f} pores/cm² (reference {REFERENCE_DENSITY_PER_CM2:.0f})"
+        return (f"{place}: {numbers.density_per_cm2:.1f} pores/cm² "
+                f"(reference {reference.density_per_cm2:.1f})")
     if metric == "area_ratio":
-        return (f"{place}: pores cover {100 * numbers.area_fraction:.1f}% of the skin "
-                f"(reference {100 * REFERENCE_AREA_FRACTION:.1f}%)")
+        return (f"{place}: pores cover {100 * numbers.area_fraction:.2f}% of the skin "
+                f"(reference {100 * reference.area_fraction:.2f}%)")
     return f"{place}: pore score {numbers.score:.0f} ({numbers.band})"
 
 
@@ -70,14 +71,14 @@ def reason_for(product: Product, metrics: FaceMetrics | None) -> str | None:
         return None
     places = {WHOLE_FACE: metrics.face, **metrics.zones}
     fired = [(zone, places[zone]) for zone in product.zones
-             if trigger.fires(trigger_value(trigger.metric, places[zone]))]
+             if trigger.fires(trigger_value(trigger.metric, places[zone], metrics.reference))]
     if not fired:
         return None
     # Name the zone that is furthest past the threshold: the most telling number.
     sign = 1 if trigger.comparison == ">" else -1
-    worst = max(fired, key=lambda item: sign * trigger_value(trigger.metric, item[1]))
+    worst = max(fired, key=lambda item: sign * trigger_value(trigger.metric, item[1], metrics.reference))
     place = "whole face" if worst[0] == WHOLE_FACE else ZONE_TITLES[worst[0]]
-    found = finding(trigger.metric, place, worst[1])
+    found = finding(trigger.metric, place, worst[1], metrics.reference)
     return f"{found[0].upper()}{found[1:]}; {product.targets}."
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import REPO_ROOT, requires_weights
 from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, FaceWindow, analyze, simulate
 from poreseg.imageio import load_image
-from poreseg.metrics import MM2_PER_CM2, find_pores
+from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, find_pores, pore_score
 from poreseg.pores.scale import EYE_DISTANCE_MM
 from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.zones import ZONES, face_oval_mask, face_zones
@@ -59,6 +59,16 @@ def test_close_up_numbers_are_consistent(analysis):
     assert analysis.metrics.face.pore_count > 50
     assert 0.1 < analysis.mm_per_px < 0.3
     assert_consistent(analysis)
+
+
+def test_a_dog_analysis_is_scored_and_judged_against_dogs_reference(analysis):
+    dog = SCORE_REFERENCES["dog"]
+    assert analysis.metrics.reference == dog and analysis.after.metrics.reference == dog
+    face = analysis.metrics.face
+    assert face.score == pytest.approx(pore_score(face.density_per_cm2, face.area_fraction, dog))
+    assert face.score < pore_score(face.density_per_cm2, face.area_fraction, SCORE_REFERENCES["psnet"])
+    density_reasons = [s.reason for s in analysis.suggestions.items if s.product.trigger.metric == "density_ratio"]
+    assert all(f"(reference {dog.density_per_cm2:.1f})" in reason for reason in density_reasons)
 
 
 def test_density_map_agrees_with_the_counts(analysis):
@@ -126,7 +136,7 @@ def test_report_files(analysis, close_up, tmp_path):
 
 def test_charts(analysis, close_up):
     from poreseg.charts import density_figure, zone_scores_figure
-    heatmap = density_figure(close_up, analysis.density)
+    heatmap = density_figure(close_up, analysis.density, analysis.metrics.reference)
     photo, trace = heatmap.data
     assert photo.type == "image" and photo.source.startswith("data:image/jpeg;base64,")
     assert trace.type == "heatmap" and "pores/cm²" in trace.hovertemplate

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from poreseg.metrics import (REFERENCE_AREA_FRACTION, REFERENCE_DENSITY_PER_CM2, SCORE_BANDS, find_pores, measure,
-                             pore_score, score_band)
+from poreseg.analysis import METHODS
+from poreseg.metrics import SCORE_BANDS, SCORE_REFERENCES, find_pores, measure, pore_score, score_band
 from poreseg.zones import ZONES, FaceFrame, FaceZones, Landmarks
 
 MM_PER_PX = 0.1  # 100 px = 1 cm
+PSNET = SCORE_REFERENCES["psnet"]
 
 
 def stripe_zones(height: int = 200, width: int = 500) -> FaceZones:
@@ -32,19 +33,57 @@ def grid_centres(count: int, x0: int, width: int = 100, height: int = 200, step:
     return spots[:count]
 
 
-def test_score_is_100_without_pores_50_at_the_reference_and_falls():
-    assert pore_score(0.0, 0.0) == 100.0
-    assert pore_score(REFERENCE_DENSITY_PER_CM2, REFERENCE_AREA_FRACTION) == pytest.approx(50.0)
-    assert pore_score(None, REFERENCE_AREA_FRACTION) == pytest.approx(50.0)
-    assert pore_score(None, 0.0) == 100.0
+def test_every_method_has_its_own_reference():
+    assert set(SCORE_REFERENCES) == set(METHODS)
+    # DoGPore keeps only its surest pores, so a face at its median has far fewer of them than at PS-Net's.
+    assert SCORE_REFERENCES["dog"].density_per_cm2 < PSNET.density_per_cm2 / 2
+    assert SCORE_REFERENCES["dog"].area_fraction < PSNET.area_fraction / 2
 
 
-@given(st.floats(0, 200), st.floats(0, 0.2), st.floats(0.01, 50), st.floats(0.0001, 0.05))
-def test_score_is_monotone_in_density_and_area(density, fraction, more_density, more_fraction):
-    score = pore_score(density, fraction)
+@pytest.mark.parametrize("method", sorted(SCORE_REFERENCES))
+def test_score_is_100_without_pores_and_50_at_each_methods_reference(method):
+    reference = SCORE_REFERENCES[method]
+    assert pore_score(0.0, 0.0, reference) == 100.0
+    assert pore_score(reference.density_per_cm2, reference.area_fraction, reference) == pytest.approx(50.0)
+    assert pore_score(None, reference.area_fraction, reference) == pytest.approx(50.0)
+    assert pore_score(None, 0.0, reference) == 100.0
+    # Each further reference's worth of load halves the score.
+    assert pore_score(2 * reference.density_per_cm2, 2 * reference.area_fraction, reference) == pytest.approx(25.0)
+
+
+@given(st.floats(0, 200), st.floats(0, 0.2), st.floats(0.01, 50), st.floats(0.0001, 0.05),
+       st.sampled_from(sorted(SCORE_REFERENCES)))
+def test_score_is_monotone_in_density_and_area(density, fraction, more_density, more_fraction, method):
+    reference = SCORE_REFERENCES[method]
+    score = pore_score(density, fraction, reference)
     assert 0.0 <= score <= 100.0
-    assert pore_score(density + more_density, fraction) < score
-    assert pore_score(density, fraction + more_fraction) < score
+    assert pore_score(density + more_density, fraction, reference) < score
+    assert pore_score(density, fraction + more_fraction, reference) < score
+
+
+def test_the_same_pores_score_lower_against_dogs_lower_reference():
+    zones = stripe_zones()
+    pores = find_pores(discs(zones.labels.shape, grid_centres(20, 100), 2), zones)
+    dog = SCORE_REFERENCES["dog"]
+    against_psnet, against_dog = measure(pores, zones, MM_PER_PX, PSNET), measure(pores, zones, MM_PER_PX, dog)
+    assert against_psnet.reference == PSNET and against_dog.reference == dog
+    assert against_dog.face.score < against_psnet.face.score
+    assert against_dog.zones["nose"].score < against_psnet.zones["nose"].score
+    assert against_dog.face.pore_count == against_psnet.face.pore_count
+    assert against_dog.face.density_per_cm2 == against_psnet.face.density_per_cm2
+    assert against_dog.face.score == pytest.approx(pore_score(against_dog.face.density_per_cm2,
+                                                              against_dog.face.area_fraction, dog))
+
+
+def test_to_dict_fields_do_not_depend_on_the_reference():
+    zones = stripe_zones()
+    pores = find_pores(discs(zones.labels.shape, grid_centres(5, 0), 2), zones)
+    fields = {"pore_count", "density_per_cm2", "mean_diameter_mm", "p95_diameter_mm", "area_fraction", "score",
+              "band", "skin_area_px", "skin_area_cm2"}
+    for reference in SCORE_REFERENCES.values():
+        report = measure(pores, zones, MM_PER_PX, reference).to_dict()
+        assert set(report) == {"face", "zones"} and list(report["zones"]) == list(ZONES)
+        assert all(set(numbers) == fields for numbers in (report["face"], *report["zones"].values()))
 
 
 def test_bands_have_the_documented_cut_offs():
@@ -61,7 +100,7 @@ def test_zone_counts_add_up_and_densities_follow_counts_and_areas():
     counts = [3, 10, 25, 0, 7]
     centres = [c for zone, n in enumerate(counts) for c in grid_centres(n, 100 * zone)]
     mask = discs(zones.labels.shape, centres, 2)
-    metrics = measure(find_pores(mask, zones), zones, MM_PER_PX)
+    metrics = measure(find_pores(mask, zones), zones, MM_PER_PX, PSNET)
     assert [metrics.zones[name].pore_count for name in ZONES] == counts
     assert metrics.face.pore_count == sum(counts)
     for name, count in zip(ZONES, counts):
@@ -80,7 +119,7 @@ def test_diameters_are_equivalent_circle_diameters():
     small = grid_centres(6, 0)
     large = [(x, y + 40) for x, y in grid_centres(2, 200, step=30)]
     mask = discs(zones.labels.shape, small, 2) | discs(zones.labels.shape, large, 6)
-    metrics = measure(find_pores(mask, zones), zones, MM_PER_PX)
+    metrics = measure(find_pores(mask, zones), zones, MM_PER_PX, PSNET)
     area_small, area_large = discs((40, 40), [(20, 20)], 2).sum(), discs((40, 40), [(20, 20)], 6).sum()
     small_mm = 2 * np.sqrt(area_small / np.pi) * MM_PER_PX
     large_mm = 2 * np.sqrt(area_large / np.pi) * MM_PER_PX
@@ -96,7 +135,7 @@ def test_a_pore_across_a_zone_border_counts_once_where_its_centroid_is():
     mask[50:54, 96:103] = True  # 4 columns in the forehead, 3 in the nose
     pores = find_pores(mask, zones)
     assert len(pores) == 1
-    metrics = measure(pores, zones, MM_PER_PX)
+    metrics = measure(pores, zones, MM_PER_PX, PSNET)
     assert metrics.zones["forehead"].pore_count == 1 and metrics.zones["nose"].pore_count == 0
     assert metrics.face.pore_count == 1
 
@@ -107,23 +146,23 @@ def test_a_pore_whose_centroid_is_outside_the_zones_goes_to_the_zone_holding_it(
     ring = np.zeros(zones.labels.shape, np.uint8)
     cv2.circle(ring, (300, 100), 8, 1, 2)  # a ring centred on the border; most of it in zone 3
     ring[:, 303:] = 0
-    metrics = measure(find_pores(ring.astype(bool), zones), zones, MM_PER_PX)
+    metrics = measure(find_pores(ring.astype(bool), zones), zones, MM_PER_PX, PSNET)
     assert metrics.zones["left_cheek"].pore_count == 1 and metrics.face.pore_count == 1
 
 
 def test_without_a_scale_only_counts_and_fractions():
     zones = stripe_zones()
     mask = discs(zones.labels.shape, grid_centres(5, 0), 2)
-    metrics = measure(find_pores(mask, zones), zones, None)
+    metrics = measure(find_pores(mask, zones), zones, None, PSNET)
     face = metrics.face
     assert face.pore_count == 5 and face.area_fraction == pytest.approx(mask.sum() / mask.size)
     assert face.density_per_cm2 is None and face.mean_diameter_mm is None and face.skin_area_cm2 is None
-    assert face.score == pytest.approx(pore_score(None, face.area_fraction))
+    assert face.score == pytest.approx(pore_score(None, face.area_fraction, PSNET))
 
 
 def test_unmeasured_pores_leave_pore_fields_empty_and_keep_areas():
     zones = stripe_zones()
-    metrics = measure(None, zones, MM_PER_PX)
+    metrics = measure(None, zones, MM_PER_PX, PSNET)
     for numbers in (metrics.face, *metrics.zones.values()):
         assert numbers.pore_count is None and numbers.score is None and numbers.band is None
         assert numbers.skin_area_cm2 > 0
@@ -133,6 +172,6 @@ def test_unmeasured_pores_leave_pore_fields_empty_and_keep_areas():
 def test_an_empty_zone_has_no_rates():
     zones = stripe_zones()
     zones.labels[zones.labels == 1] = 0
-    metrics = measure(find_pores(np.zeros(zones.labels.shape, bool), zones), zones, MM_PER_PX)
+    metrics = measure(find_pores(np.zeros(zones.labels.shape, bool), zones), zones, MM_PER_PX, PSNET)
     assert metrics.zones["forehead"].pore_count == 0 and metrics.zones["forehead"].density_per_cm2 is None
     assert metrics.zones["nose"].score == 100.0

@@ -4,29 +4,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poreseg.metrics import REFERENCE_AREA_FRACTION, REFERENCE_DENSITY_PER_CM2, FaceMetrics, pore_metrics
+from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, ScoreReference, pore_metrics
 from poreseg.products import CATALOGUE_PATH, CatalogueError, catalogue, load_catalogue
 from poreseg.suggest import DISCLAIMER, suggest
 from poreseg.zones import ZONES
 
 SKIN_PX = 10_000
 MM_PER_PX = 0.1  # SKIN_PX is 1 cm2
+PSNET, DOG = SCORE_REFERENCES["psnet"], SCORE_REFERENCES["dog"]
 
 
-def zone_numbers(density_ratio: float, area_ratio: float):
-    """PoreMetrics of a 1 cm2 zone at the given multiples of the reference density and area fraction."""
-    count = round(density_ratio * REFERENCE_DENSITY_PER_CM2)
-    pore_area = area_ratio * REFERENCE_AREA_FRACTION * SKIN_PX
-    areas = [pore_area / count] * count if count else []
-    return pore_metrics(np.array(areas), SKIN_PX, MM_PER_PX)
+def zone_numbers(density_per_cm2: float, area_fraction: float, reference: ScoreReference):
+    """PoreMetrics of a 1 cm2 zone with about this density and exactly this area fraction."""
+    count = round(density_per_cm2)
+    areas = [area_fraction * SKIN_PX / count] * count if count else []
+    return pore_metrics(np.array(areas), SKIN_PX, MM_PER_PX, reference)
 
 
-def face_metrics(**zones: tuple[float, float]) -> FaceMetrics:
-    """Zones at (density ratio, area ratio), 0.3 of the references unless given."""
-    per_zone = {name: zone_numbers(*zones.get(name, (0.3, 0.3))) for name in ZONES}
+def face_metrics(reference: ScoreReference = PSNET, **zones: tuple[float, float]) -> FaceMetrics:
+    """Zones at (density ratio, area ratio) to ``reference``, 0.3 of it unless given."""
     ratios = [zones.get(name, (0.3, 0.3)) for name in ZONES]
-    face = zone_numbers(sum(r[0] for r in ratios) / len(ratios), sum(r[1] for r in ratios) / len(ratios))
-    return FaceMetrics(face, per_zone)
+    per_zone = {name: zone_numbers(d * reference.density_per_cm2, a * reference.area_fraction, reference)
+                for name, (d, a) in zip(ZONES, ratios)}
+    face = zone_numbers(sum(r[0] for r in ratios) / len(ratios) * reference.density_per_cm2,
+                        sum(r[1] for r in ratios) / len(ratios) * reference.area_fraction, reference)
+    return FaceMetrics(face, per_zone, reference)
 
 
 def suggested(metrics) -> dict[str, str]:
@@ -48,8 +50,22 @@ def test_clean_skin_gets_only_the_daily_basics():
 def test_dense_nose_pores_call_for_salicylic_acid():
     reasons = suggested(face_metrics(nose=(2.0, 0.5)))
     assert "bha_cleanser" in reasons and reasons["bha_cleanser"].lower().startswith("nose:")
-    assert f"{2 * REFERENCE_DENSITY_PER_CM2:.0f} pores/cm²" in reasons["bha_cleanser"]
+    expected = f"{round(2 * PSNET.density_per_cm2):.1f} pores/cm² (reference {PSNET.density_per_cm2:.1f})"
+    assert expected in reasons["bha_cleanser"]
     assert "niacinamide_serum" not in reasons
+
+
+def test_suggestions_judge_by_the_reference_the_metrics_were_scored_against():
+    """The same nose, twice DoGPore's reference density but under PS-Net's, calls for salicylic acid only
+    when its pores were found (and scored) by DoGPore; the reason names DoGPore's reference."""
+    dense_for_dog = 2 * DOG.density_per_cm2
+    assert dense_for_dog < PSNET.density_per_cm2
+    nose_ratios = {"psnet": (dense_for_dog / PSNET.density_per_cm2, 0.3), "dog": (2.0, 0.3)}
+    as_psnet = suggested(face_metrics(PSNET, nose=nose_ratios["psnet"]))
+    as_dog = suggested(face_metrics(DOG, nose=nose_ratios["dog"]))
+    assert "bha_cleanser" not in as_psnet
+    assert "bha_cleanser" in as_dog and as_dog["bha_cleanser"].lower().startswith("nose:")
+    assert f"(reference {DOG.density_per_cm2:.1f})" in as_dog["bha_cleanser"]
 
 
 def test_cheeks_covered_by_pores_call_for_niacinamide():

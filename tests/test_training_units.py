@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from poreseg.classes import (BACKGROUND, BODY, BROW, CLASSES, EYE, HAIR, IGNORE, LIPS, MOUTH, NOSE, OCCLUDER,
                              SKIN)
+from poreseg.metrics import pore_score
+from poreseg.training.calibrate_score import calibrated_reference, method_summary
 from poreseg.training.evaluate import TO_FASSEG, confusion, iou_per_class
 from poreseg.training.labels import _split_fasseg_hair, feature_box
 from poreseg.training.parser_data import object_ids
@@ -216,3 +218,15 @@ def test_to_fasseg_mapping():
     assert {c: int(TO_FASSEG[c]) for c in range(C)} == expected
     ours = np.array([[BROW, LIPS, MOUTH], [BODY, OCCLUDER, HAIR]], np.uint8)
     assert TO_FASSEG[ours].tolist() == [[2, 5, 5], [0, 0, 2]]
+
+
+# --- calibrate_score ----------------------------------------------------------------------------
+
+def test_a_calibrated_reference_gives_the_median_face_63():
+    densities = np.array([0.2, 1.0, 1.2, 2.5, 7.0])
+    fractions = np.array([0.0004, 0.0015, 0.002, 0.003, 0.009])
+    reference = calibrated_reference(densities, fractions)
+    assert reference.density_per_cm2 == pytest.approx(1.8) and reference.area_fraction == pytest.approx(0.003)
+    assert pore_score(1.2, 0.002, reference) == pytest.approx(100 * 2 ** (-1 / 1.5))
+    summary = method_summary("dog", densities, fractions)
+    assert '"dog": ScoreReference(density_per_cm2=1.8, area_fraction=0.003)' in summary
