@@ -42,13 +42,13 @@ class ScoreReference:
 # of what that method finds on the 61 MST-E portraits measured on a mm scale (all skin tones;
 # python -m poreseg.training.calibrate_score --method psnet dog). The median face then scores 63 (Good)
 # whichever method is chosen: a relative cosmetic indication, not a clinical grade.
-#   psnet: density 7.85 per cm2 at the median (2.6-16.4 from the 10th to the 90th percentile),
-#          area fraction 1.80% (0.80-3.76%).
+#   psnet: density 6.12 per cm2 at the median (2.09-13.76 from the 10th to the 90th percentile),
+#          area fraction 1.15% (0.41-2.26%).
 #   dog:   DoGPore keeps only its surest pores: density 1.19 per cm2 at the median (0.10-3.00),
-#          area fraction 0.188% (0.027-0.537%). On PS-Net's reference its median face would score 94.
+#          area fraction 0.188% (0.027-0.537%). On PS-Net's reference its median face would score 92.
 # Re-derive the references whenever a detector or its weights change.
 SCORE_REFERENCES: dict[str, ScoreReference] = {
-    "psnet": ScoreReference(density_per_cm2=11.8, area_fraction=0.027),
+    "psnet": ScoreReference(density_per_cm2=9.18, area_fraction=0.017),
     "dog": ScoreReference(density_per_cm2=1.78, area_fraction=0.0028),
 }
 

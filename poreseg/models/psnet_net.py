@@ -2,8 +2,8 @@
 
 PS-Net is an encoder-decoder whose decoder has two branches that meet only at the logits:
 
-* a *detail* decoder (strides 8 -> 4 -> 2, deterministic) whose skip features are re-weighted by a
-  high-frequency attention module: pores are small dark blobs, i.e. high-frequency content, so the
+* a *detail* decoder (strides 8 -> 4 -> 2 -> 1, deterministic) whose skip features are re-weighted by
+  a high-frequency attention module: pores are small dark blobs, i.e. high-frequency content, so the
   skip features are emphasised where, and in the channels where, their wavelet detail is strong;
 * a *context* decoder at stride 16 with Monte-Carlo dropout: the Bayesian module. It turns the
   high-level features into a gain and a bias of the detail logits ("is this pore-bearing skin, how
@@ -11,10 +11,10 @@ PS-Net is an encoder-decoder whose decoder has two branches that meet only at th
 
 Because the Bayesian part reaches the detail logits only through that gain and bias, ``predict`` runs
 the encoder and the detail decoder once and samples only the context decoder: per draw and pixel a
-multiply-add and a sigmoid. The logits leave the detail decoder at 1/2 resolution as four sub-pixel
-channels that a pixel shuffle puts at full resolution (a learned upsampling: the stride-2 stem saw
-every input pixel, so 2-px pores survive). Nothing but the stem touches full-resolution pixels,
-which is what makes a 2048x2048 region affordable on two CPU cores.
+multiply-add and a sigmoid. The detail decoder's last stage works at full resolution, but narrow (8
+channels): the stride-2 features are pixel-shuffled up (a learned upsampling) and meet features of the
+image itself, so neighbouring pores 2-3 px apart stay apart. Everything wide runs at stride 4 and
+below, which is what makes a 2048x2048 region affordable on two CPU cores.
 """
 from __future__ import annotations
 
@@ -126,35 +126,30 @@ class BayesianContextDecoder(nn.Module):
 
 
 class DetailDecoder(nn.Module):
-    """Strides 8 -> 4 -> 2 over the (attention-weighted) skip features."""
+    """Strides 8 -> 4 -> 2 -> 1 over the (attention-weighted) skip features; returns full-resolution
+    features (``FULL_WIDTH`` channels). At full resolution the image's own features join unweighted:
+    attention there would cost as much as the rest of the decoder."""
+
+    FULL_WIDTH = 8
 
     def __init__(self, widths: tuple[int, int, int, int], high_frequency_attention: bool):
         super().__init__()
         c2, c4, c8, _ = widths
+        c1 = self.FULL_WIDTH
         attention = HighFrequencyAttention if high_frequency_attention else (lambda channels: nn.Identity())
         self.skip4, self.skip2 = attention(c4), attention(c2)
         self.lateral8 = ConvBNAct(c8, c4, 1)
         self.fuse4 = nn.Sequential(SeparableConv(c4, c4), ConvBNAct(c4, c2, 1))
+        self.fuse2 = SeparableConv(c2, c2)
+        self.image1 = ConvBNAct(3, c1, 3)
+        self.up2 = nn.Sequential(nn.Conv2d(c2, 4 * c1, 1), nn.PixelShuffle(2))
+        self.fuse1 = SeparableConv(c1, c1)
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, features: list[torch.Tensor]) -> torch.Tensor:
         s2, s4, s8, _ = features
         y = self.fuse4(self.skip4(s4) + upsample_like(self.lateral8(s8), s4))
-        return self.skip2(s2) + upsample_like(y, s2)
-
-
-class SubPixelHead(nn.Module):
-    """Stride-2 features -> four sub-pixel logit channels; ``to_full`` pixel-shuffles them to full size."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-    @staticmethod
-    def to_full(subpixels: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(subpixels, 2)
+        y = self.fuse2(self.skip2(s2) + upsample_like(y, s2))
+        return self.fuse1(self.image1(image) + self.up2(y))
 
 
 class PSNet(nn.Module):
@@ -168,14 +163,14 @@ class PSNet(nn.Module):
         self.encoder = PSNetEncoder(widths)
         self.detail = DetailDecoder(widths, high_frequency_attention)
         self.context = BayesianContextDecoder(widths[3], context_width, bayesian, dropout)
-        self.head = SubPixelHead(widths[0])
+        self.head = nn.Conv2d(DetailDecoder.FULL_WIDTH, 1, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pore logits (N, 1, H, W). In train mode the dropout samples, as in one Monte-Carlo draw."""
         features = self.encoder(x)
-        detail = self.head(self.detail(features))
+        detail = self.head(self.detail(x, features))
         gain, bias = to_size(self.context(features[3]), detail)
-        return self.head.to_full(torch.addcmul(bias, detail, gain))
+        return torch.addcmul(bias, detail, gain)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, samples: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,9 +183,7 @@ class PSNet(nn.Module):
         nothing to sample: one pass, uncertainty zeros.
         """
         features = self.encoder(x)
-        # The draws broadcast one gain and bias over the four sub-pixel channels: fastest with the
-        # channels outermost, whatever memory format the network ran in.
-        detail = self.head(self.detail(features)).contiguous()
+        detail = self.head(self.detail(x, features)).contiguous()
         draws = samples if self.bayesian else 1
         with monte_carlo(self.context, draws):
             gains, biases = to_size(self.context(features[3], draws), detail)
@@ -200,11 +193,11 @@ class PSNet(nn.Module):
         p = torch.addcmul(biases.view(draws, n, 1, h, w), detail, gains.view(draws, n, 1, h, w)).sigmoid_()
         mean = p.mean(0)
         std = p.sub_(mean).square_().mean(0).sqrt_()
-        return self.head.to_full(mean), self.head.to_full(std.mul_(2).clamp_(max=1))
+        return mean, std.mul_(2).clamp_(max=1)
 
 
 def to_size(maps: tuple[torch.Tensor, ...], reference: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Context maps (stride 16) bilinearly at the size of the sub-pixel logits (stride 2)."""
+    """Context maps (stride 16) bilinearly at the size of the detail logits (full resolution)."""
     return tuple(upsample_like(m, reference) for m in maps)
 
 

@@ -9,7 +9,7 @@ the small influence of what lies beyond a tile's margin.
 
 Scale: the network learned pores at the photos' native sizes (about 3-10 px). A photo whose pores are
 larger than ``MAX_PORE_PX`` (a close-up) is first shrunk so that they are that large: faster, and within
-what the network saw. A photo is never enlarged; pores of 2 px are what the sub-pixel head is for.
+what the network saw. A photo is never enlarged; pores of 2 px are what the full-resolution decoder stage is for.
 """
 from __future__ import annotations
 

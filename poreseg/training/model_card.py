@@ -3,7 +3,7 @@ or ``weights/psnet.md``.
 
     python -m poreseg.training.model_card parser --data ../shared/data --steps 3000 --hours 4.5
     python -m poreseg.training.model_card portrait --data ../shared/data --steps 6000 --hours 2 --notes "..."
-    python -m poreseg.training.model_card psnet --data ../shared/data --steps 3000 --rounds 2 --hours 0.5
+    python -m poreseg.training.model_card psnet --data ../shared/data --steps 2000 --rounds 1 --hours 0.5
 
 Evaluates the weights with the report functions of ``python -m poreseg eval`` and writes the card with
 the file's sha256, which ``poreseg.weights`` checks at every load. Run it from the repository root after
