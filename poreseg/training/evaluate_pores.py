@@ -57,6 +57,9 @@ class Variant:
     high_frequency_attention: bool = True
     bayesian: bool = True
     progressive: bool = True
+    # "coarse": DoGPore's coarse labels (``train psnet``); "synthetic": the renderer's exact masks
+    # (``synthetic_ceiling``), an upper bound for the benchmark, never shipped.
+    labels: str = "coarse"
 
     @property
     def default_out(self) -> Path:
@@ -73,6 +76,8 @@ VARIANTS = (
     Variant("no_hfa", "PS-Net w/o high-frequency attention", "psnet", high_frequency_attention=False),
     Variant("no_bayes", "PS-Net w/o Bayesian module", "psnet", bayesian=False),
     Variant("no_progressive", "PS-Net w/o progressive labels", "psnet", progressive=False),
+    Variant("synthetic", "PS-Net on exact synthetic labels (upper bound)", "psnet", progressive=False,
+            labels="synthetic"),
 )
 DOG_LABEL = "DoGPore"
 PSNET_LABEL = next(variant.label for variant in VARIANTS if variant.name == "psnet")

@@ -228,6 +228,7 @@ python -m poreseg train psnet --steps {steps} --arch unet
 python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-hfa
 python -m poreseg train psnet --steps {steps} --rounds {rounds} --no-bayes
 python -m poreseg train psnet --steps {steps} --no-progressive
+python -m poreseg.training.synthetic_ceiling --steps {steps}
 python -m poreseg eval psnet --data {data}
 python -m poreseg.training.model_card psnet --data {data} --steps {steps} --rounds {rounds} --hours {hours:g}
 ```
@@ -242,7 +243,9 @@ Synthetic benchmark: real skin patches with their own pores removed and realisti
 (`poreseg/pores/synth.py`), so the ground truth is exact. A ground-truth pore is found when a predicted
 component's centroid is paired with its centre (one to one, nearest first, within max(2 px, 0.75 pore
 diameters)). Stability: Dice of the pore mask of each photo against its flipped, +-20% brightness and
-JPEG-70 copies.
+JPEG-70 copies. The upper-bound row is not a method of the product: the same network, trained for the
+same steps on the renderer's exact masks of pores rendered into pore-free training photos
+(`python -m poreseg.training.synthetic_ceiling`), i.e. what perfect labels would teach it here.
 
 {report}
 

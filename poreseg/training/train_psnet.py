@@ -65,7 +65,8 @@ MAX_PORE_EXTENT = 2.5  # pore diameters: longer predicted components are hairs o
 def variant_from_flags(arch: str, hfa: bool, bayes: bool, progressive: bool) -> Variant:
     wanted = (arch, hfa, bayes, progressive if arch == "psnet" else False)
     for variant in VARIANTS:
-        if (variant.arch, variant.high_frequency_attention, variant.bayesian, variant.progressive) == wanted:
+        flags = (variant.arch, variant.high_frequency_attention, variant.bayesian, variant.progressive)
+        if variant.labels == "coarse" and flags == wanted:
             return variant
     raise SystemExit("train psnet: choose one ablation at a time (--arch unet, --no-hfa, --no-bayes or --no-progressive)")
 
