@@ -6,9 +6,10 @@ Layout and wiring only; everything the page shows comes from poreseg.views.
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
 closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
-Gradio's copy of an uploaded photo is deleted as soon as the photo is read (read_photo); the periodic
-cache sweep removes anything older than a session that is left. The log holds sizes, timings and
-exception types, never images or file names.
+Gradio's copy of an uploaded photo is deleted as soon as the photo is read (read_photo), its bytes kept in
+memory for a minute for identical uploads sent at the same moment; the periodic cache sweep removes
+anything older than a session that is left. The log holds sizes, timings and exception types, never
+images or file names.
 """
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the sa
                f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
 SESSION_SECONDS = 60 * views.SESSION_MINUTES
 CACHE_SWEEP_SECONDS = 60
+# Identical uploads share one file, deleted by the first request to read it: the others, whose events may
+# reach the queue a moment later, read its bytes from memory for this long (views.RecentUploads).
+RECENT_UPLOADS = views.RecentUploads(seconds=60, max_bytes=4 * MAX_FILE_BYTES)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES}
@@ -85,29 +89,18 @@ def _stopped(started: float, error: Exception) -> views.Failure:
     return views.failure(error)
 
 
-def _named_by_other_requests(path: str) -> bool:
-    """Whether another waiting or running request has the file ``path`` as an input: Gradio names an upload
-    by its content, so identical uploads share one file. Gradio's queue keeps every such request in
-    ``event_ids_to_events``, which it does not document; tests/test_privacy.py covers what rests on it."""
-    naming = 0
-    for event in list(demo._queue.event_ids_to_events.values()):
-        inputs = event.data.data if event.data is not None else ()
-        naming += any(isinstance(value, dict) and value.get("path") == path for value in inputs)
-    return naming > 1  # one of them is the request asking
-
-
 def read_photo(path: str, previous: views.Session | None = None):
-    """The photo at ``path`` decoded, and then Gradio's copy of the upload deleted (not the examples, which
-    Gradio keeps for every visitor). The previous analysis's photo, analysed again, comes from memory."""
-    upload = views.Upload.at(path)
-    try:
-        if previous is not None and previous.source == path:
-            return previous.rgb
-        return load_image(path)
-    finally:
-        pinned = any(path in getattr(block, "keep_in_cache", ()) for block in demo.blocks.values())
-        if path in demo.upload_file_set and not pinned and upload.remove(_named_by_other_requests(path)):
-            demo.upload_file_set.discard(path)  # or the sweep would look for it on every round
+    """The photo at ``path`` decoded, Gradio's copy of the upload deleted as it is read (RECENT_UPLOADS), but
+    not the examples, which Gradio keeps for every visitor. The previous analysis's photo, analysed again,
+    comes from the session."""
+    if previous is not None and previous.source == path:
+        return previous.rgb
+    pinned = any(path in getattr(block, "keep_in_cache", ()) for block in demo.blocks.values())
+    uploaded = path in demo.upload_file_set and not pinned
+    data = RECENT_UPLOADS.take(path, delete=uploaded)
+    if uploaded:
+        demo.upload_file_set.discard(path)  # or the sweep would look for it on every round
+    return load_image(data, Path(path).name)
 
 
 def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | None = None):

@@ -31,13 +31,14 @@ class ImageLoadError(ValueError):
     """The input is not an image we can analyse; the message says why in one line."""
 
 
-def load_image(source: str | os.PathLike | bytes) -> np.ndarray:
-    """An image file (path or bytes) as HxWx3 uint8 RGB, upright according to its EXIF orientation and
-    shrunk to MAX_WORKING_PIXELS if it has more."""
+def load_image(source: str | os.PathLike | bytes, name: str = "image") -> np.ndarray:
+    """An image file (path, or bytes called ``name`` in messages) as HxWx3 uint8 RGB, upright according to
+    its EXIF orientation and shrunk to MAX_WORKING_PIXELS if it has more."""
     if isinstance(source, (bytes, bytearray)):
         if len(source) > MAX_FILE_BYTES:
-            raise ImageLoadError(f"file too large ({len(source) / 1e6:.0f} MB; limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
-        stream, name = io.BytesIO(source), "image"
+            raise ImageLoadError(f"{name}: file too large ({len(source) / 1e6:.0f} MB; "
+                                 f"limit {MAX_FILE_BYTES / 1e6:.0f} MB)")
+        stream = io.BytesIO(source)
     else:
         path = Path(source)
         if not path.is_file():

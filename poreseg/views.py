@@ -11,6 +11,9 @@ import html
 import os
 import re
 import shutil
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -24,7 +27,7 @@ from PIL import Image
 from poreseg import charts, draw, overlays, report
 from poreseg.analysis import Analysis, AnalysisError, simulate
 from poreseg.classes import BACKGROUND, CLASSES
-from poreseg.imageio import ImageLoadError
+from poreseg.imageio import MAX_FILE_BYTES, ImageLoadError, load_image
 from poreseg.metrics import SCORE_BANDS
 from poreseg.parsing import parse_face
 from poreseg.pores.scale import EYE_DISTANCE_MM
@@ -102,37 +105,47 @@ class Table:
     rows: list[list[str]]
 
 
-@dataclass(frozen=True)
-class Upload:
-    """A photo as Gradio received it: its copy in Gradio's cache, in a folder named by a hash of the content,
-    to be removed as soon as the photo is read (uploads are not kept beyond their request).
+class RecentUploads:
+    """Gradio's copies of uploaded photos: each is read once and deleted from disk at once (uploads are not
+    kept beyond their request), and its bytes stay in memory for a short while.
 
-    Gradio gives identical uploads the same file, so the removal must not take it from another request
-    that still needs it. The app says whether another waiting or running request names the file; a file
-    replaced by a new upload since it was read (another inode or modification time) is left to that
-    upload's request. Whatever is left this way goes with the app's periodic cache sweep.
+    Gradio names an upload by its content, so identical photos uploaded at about the same moment share one
+    file, and the request that reads it first cannot know whether another request for it is still on its
+    way (its event may reach the queue after the upload). Such a request reads the bytes from memory
+    instead: for ``seconds`` after the file was read, and within ``max_bytes`` in all (oldest dropped
+    first). Safe to call from Gradio's worker threads.
     """
 
-    path: Path
-    identity: tuple[int, int] | None  # (inode, modification time in ns) before reading; None: no such file
+    def __init__(self, seconds: float, max_bytes: int, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.max_bytes, self.clock = seconds, max_bytes, clock
+        self._read: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # path -> (when read, bytes)
+        self._lock = threading.Lock()
 
-    @classmethod
-    def at(cls, path: str | Path) -> Upload:
-        """The upload at ``path`` as it is now, before it is read."""
-        try:
-            status = os.stat(path)
-        except OSError:
-            return cls(Path(path), None)
-        return cls(Path(path), (status.st_ino, status.st_mtime_ns))
-
-    def remove(self, needed_elsewhere: bool) -> bool:
-        """Delete the file, and its folder once empty, unless another request needs it; True if deleted."""
-        if needed_elsewhere or self.identity is None or Upload.at(self.path).identity != self.identity:
-            return False
-        self.path.unlink(missing_ok=True)
-        with suppress(OSError):  # not empty: the same content uploaded under another name
-            self.path.parent.rmdir()
-        return True
+    def take(self, path: str, delete: bool = True) -> bytes:
+        """The photo uploaded at ``path``: read from disk (and, if ``delete``, the file and its folder once
+        empty deleted), or from memory when another request has read and deleted it lately."""
+        with self._lock:
+            now = self.clock()
+            while self._read and next(iter(self._read.values()))[0] < now - self.seconds:
+                self._read.popitem(last=False)
+            file = Path(path)
+            if not file.is_file() and path in self._read:
+                return self._read[path][1]
+            if not file.is_file():
+                raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted once analysed); "
+                                     "upload the photo again")
+            if file.stat().st_size > MAX_FILE_BYTES:
+                return load_image(file)  # refused with its size, before anything is read
+            data = file.read_bytes()
+            if delete:
+                file.unlink(missing_ok=True)
+                with suppress(OSError):  # not empty: the same content uploaded under another name
+                    file.parent.rmdir()
+                self._read.pop(path, None)
+                self._read[path] = (now, data)
+                while sum(len(kept) for _, kept in self._read.values()) > self.max_bytes:
+                    self._read.popitem(last=False)
+            return data
 
 
 @dataclass
@@ -150,7 +163,7 @@ class Session:
     analysis: Analysis
     folder: Path
     # The upload the photo was read from: analysed again (another method), the photo comes from here, as
-    # Gradio's copy of the upload is deleted once read (Upload).
+    # Gradio's copy of the upload is deleted once read (RecentUploads).
     source: str | None = None
     person: np.ndarray = field(init=False)  # float32 person probability, at most CUTOUT_MAX_SIDE on a side
 

@@ -50,28 +50,40 @@ def test_before_after_table_pairs_the_columns():
     assert table.rows == [["nose", "30", "20", "0.50", "0.30", "40", "55"]]
 
 
-def test_an_upload_is_removed_unless_another_request_needs_it(tmp_path):
-    from poreseg.views import Upload
+def test_an_upload_is_deleted_once_read_and_its_twins_read_it_from_memory(tmp_path):
+    from poreseg.imageio import ImageLoadError
+    from poreseg.views import RecentUploads
 
-    def uploaded(name: str) -> Path:
-        """As Gradio stores an upload: written to a temporary file, then renamed over any earlier one."""
-        path = tmp_path / "content-hash" / name
+    now = [0.0]
+    uploads = RecentUploads(seconds=60, max_bytes=10, clock=lambda: now[0])
+
+    def uploaded(name: str, content: bytes = b"photo") -> str:
+        path = tmp_path / "content-hash" / name  # as Gradio stores it: a folder named by the content
         path.parent.mkdir(exist_ok=True)
-        (tmp_path / "incoming").write_bytes(b"photo")
-        os.replace(tmp_path / "incoming", path)
-        return path
+        path.write_bytes(content)
+        return str(path)
 
     path = uploaded("a.jpg")
-    assert not Upload.at(path).remove(needed_elsewhere=True) and path.exists()
-    upload = Upload.at(path)
-    uploaded("a.jpg")  # the same content uploaded again while the first request read it: a new file
-    assert not upload.remove(needed_elsewhere=False) and path.exists()
-    uploaded("b.jpg")  # and under another name, in the same folder
-    assert Upload.at(path).remove(needed_elsewhere=False)
-    assert not path.exists() and path.parent.exists()
-    assert Upload.at(path.parent / "b.jpg").remove(needed_elsewhere=False)
-    assert not path.parent.exists()
-    assert not Upload.at(path).remove(needed_elsewhere=False)  # gone already
+    assert uploads.take(path) == b"photo" and not Path(path).parent.exists()
+    now[0] = 59.0  # an identical upload whose request comes after the first deleted their shared file
+    assert uploads.take(path) == b"photo"
+    now[0] = 61.0
+    with pytest.raises(ImageLoadError, match="a.jpg: this upload is gone .* upload the photo again"):
+        uploads.take(path)
+    # Another name in the same folder (same content): the folder goes with the last of them.
+    first, second = uploaded("a.jpg"), uploaded("b.jpg")
+    uploads.take(first)
+    assert Path(second).exists()
+    uploads.take(second)
+    assert not Path(second).parent.exists()
+    # Within the byte budget only: the oldest bytes go first.
+    big = uploaded("big.jpg", b"0123456789")
+    assert uploads.take(big) == b"0123456789"
+    with pytest.raises(ImageLoadError):
+        uploads.take(first)
+    # What must stay (the examples) is read and left in place.
+    example = uploaded("example.jpg")
+    assert uploads.take(example, delete=False) == b"photo" and Path(example).exists()
 
 
 @pytest.fixture(scope="module")
