@@ -111,41 +111,67 @@ class RecentUploads:
 
     Gradio names an upload by its content, so identical photos uploaded at about the same moment share one
     file, and the request that reads it first cannot know whether another request for it is still on its
-    way (its event may reach the queue after the upload). Such a request reads the bytes from memory
-    instead: for ``seconds`` after the file was read, and within ``max_bytes`` in all (oldest dropped
-    first). Safe to call from Gradio's worker threads.
+    way: its event may reach the queue after the upload, and Gradio moves an uploaded file into place only
+    after answering the upload. Such a request reads the bytes from memory instead: for ``seconds`` after
+    they were last asked for, and within ``max_bytes`` in all (oldest dropped first). When they are dropped,
+    a file that was moved into place late is deleted too, unless it was uploaded after they were last asked
+    for (then it is a new upload, for a request still to come). Safe to call from Gradio's worker threads.
     """
 
-    def __init__(self, seconds: float, max_bytes: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, seconds: float, max_bytes: int, clock: Callable[[], float] = time.time):
         self.seconds, self.max_bytes, self.clock = seconds, max_bytes, clock
-        self._read: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # path -> (when read, bytes)
+        self._asked: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # path -> (last asked, bytes)
         self._lock = threading.Lock()
 
     def take(self, path: str, delete: bool = True) -> bytes:
         """The photo uploaded at ``path``: read from disk (and, if ``delete``, the file and its folder once
         empty deleted), or from memory when another request has read and deleted it lately."""
+        file = Path(path)
         with self._lock:
             now = self.clock()
-            while self._read and next(iter(self._read.values()))[0] < now - self.seconds:
-                self._read.popitem(last=False)
-            file = Path(path)
-            if not file.is_file() and path in self._read:
-                return self._read[path][1]
-            if not file.is_file():
+            self._drop_older_than(now - self.seconds)
+            if file.is_file():
+                if file.stat().st_size > MAX_FILE_BYTES:
+                    return load_image(file)  # refused with its size, before anything is read
+                data = file.read_bytes()
+                if not delete:
+                    return data
+                _delete_upload(file)
+            elif path in self._asked:
+                data = self._asked.pop(path)[1]
+            else:
                 raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted once analysed); "
                                      "upload the photo again")
-            if file.stat().st_size > MAX_FILE_BYTES:
-                return load_image(file)  # refused with its size, before anything is read
-            data = file.read_bytes()
-            if delete:
-                file.unlink(missing_ok=True)
-                with suppress(OSError):  # not empty: the same content uploaded under another name
-                    file.parent.rmdir()
-                self._read.pop(path, None)
-                self._read[path] = (now, data)
-                while sum(len(kept) for _, kept in self._read.values()) > self.max_bytes:
-                    self._read.popitem(last=False)
-            return data
+            self._asked[path] = (now, data)
+            while sum(len(kept) for _, kept in self._asked.values()) > self.max_bytes:
+                self._drop_oldest()
+        timer = threading.Timer(self.seconds, self.expire)
+        timer.daemon = True
+        timer.start()
+        return data
+
+    def expire(self, now: float | None = None) -> None:
+        """Drop what was last asked for ``seconds`` before ``now`` (default: the clock's now)."""
+        with self._lock:
+            self._drop_older_than((self.clock() if now is None else now) - self.seconds)
+
+    def _drop_older_than(self, moment: float) -> None:
+        while self._asked and next(iter(self._asked.values()))[0] <= moment:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        path, (asked, _) = self._asked.popitem(last=False)
+        with suppress(OSError):  # no file: the usual case
+            if Path(path).stat().st_mtime <= asked:
+                _delete_upload(Path(path))
+
+
+def _delete_upload(file: Path) -> None:
+    """Delete ``file``, and its folder once empty (Gradio names the folder by the content, which another
+    upload of the same photo under another name shares)."""
+    file.unlink(missing_ok=True)
+    with suppress(OSError):
+        file.parent.rmdir()
 
 
 @dataclass

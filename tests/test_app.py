@@ -54,20 +54,23 @@ def test_an_upload_is_deleted_once_read_and_its_twins_read_it_from_memory(tmp_pa
     from poreseg.imageio import ImageLoadError
     from poreseg.views import RecentUploads
 
-    now = [0.0]
+    now = [1000.0]
     uploads = RecentUploads(seconds=60, max_bytes=10, clock=lambda: now[0])
 
-    def uploaded(name: str, content: bytes = b"photo") -> str:
+    def uploaded(name: str, content: bytes = b"photo", at: float | None = None) -> str:
         path = tmp_path / "content-hash" / name  # as Gradio stores it: a folder named by the content
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(content)
+        os.utime(path, (now[0] if at is None else at,) * 2)
         return str(path)
 
     path = uploaded("a.jpg")
     assert uploads.take(path) == b"photo" and not Path(path).parent.exists()
-    now[0] = 59.0  # an identical upload whose request comes after the first deleted their shared file
+    now[0] += 50  # an identical upload whose request comes after the first deleted their shared file
     assert uploads.take(path) == b"photo"
-    now[0] = 61.0
+    now[0] += 59  # and a third: the minute runs from the last time the bytes were asked for
+    assert uploads.take(path) == b"photo"
+    now[0] += 61
     with pytest.raises(ImageLoadError, match="a.jpg: this upload is gone .* upload the photo again"):
         uploads.take(path)
     # Another name in the same folder (same content): the folder goes with the last of them.
@@ -76,11 +79,22 @@ def test_an_upload_is_deleted_once_read_and_its_twins_read_it_from_memory(tmp_pa
     assert Path(second).exists()
     uploads.take(second)
     assert not Path(second).parent.exists()
+    # A twin's file that Gradio moves into place after its request was served from memory is deleted when
+    # the bytes are dropped; a file uploaded after they were last asked for is a new upload, and stays.
+    late, taken = uploaded("a.jpg", at=now[0] - 1), now[0]
+    uploads.expire(now=taken + 59)
+    assert Path(late).exists()
+    uploads.expire(now=taken + 60)
+    assert not Path(late).exists()
+    uploads.take(uploaded("a.jpg"))
+    new = uploaded("a.jpg", at=now[0] + 1)
+    uploads.expire(now=now[0] + 60)
+    assert Path(new).exists()
     # Within the byte budget only: the oldest bytes go first.
-    big = uploaded("big.jpg", b"0123456789")
-    assert uploads.take(big) == b"0123456789"
+    assert uploads.take(new) == b"photo"
+    assert uploads.take(uploaded("big.jpg", b"0123456789")) == b"0123456789"
     with pytest.raises(ImageLoadError):
-        uploads.take(first)
+        uploads.take(new)
     # What must stay (the examples) is read and left in place.
     example = uploaded("example.jpg")
     assert uploads.take(example, delete=False) == b"photo" and Path(example).exists()
