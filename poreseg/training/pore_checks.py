@@ -1,0 +1,596 @@
+"""Label-free checks of the pore detectors on real photos (issue 11: pores as people see them).
+
+    python -m poreseg.training.pore_checks [--data DIR] [--psnet PATH] [--sheet PNG]
+
+No human pore label is needed; each check asks something a person would take for granted:
+
+1. Structures benchmark: crops of real photos listed in ``structures.csv`` (image, crop box, structure
+   type, the structure's pixels as a polygon or a thick polyline inside the crop) show things nobody calls
+   a pore: hairs, lashes, glasses, creases, folds, shadows, papules, pigment, highlights. A detector runs on
+   the crop (all of it is the region, at the photo's pore scale); a detected component whose centroid
+   lies on the structure, grown by one pore diameter, is a false detection. Real pores on the skin around
+   the structure do not count. Two structure types are made from the ``skin`` crops of the list, their own
+   pores taken out (``synth.pore_free_base``): JPEG blocks (a low-quality JPEG round trip, the whole crop
+   is the structure) and lines drawn on the photo at a fixed seed.
+2. Zoom consistency: ``cc0_lisa/zoom`` shows one face at 15, 30, 45 and 60 cm; pores per cm2 on the face
+   and on the cheeks should not depend on the distance wherever the quality gate passes.
+3. Method agreement: PS-Net's and DoGPore's whole-face scores on the held-out mste faces and the London
+   neutral faces whose pores are measured.
+4. Resolution survival: the sharpest close-ups, downscaled step by step; the share of the full-resolution
+   pores still found (matched by centroid) against the pore diameter in pixels. The resolution gate
+   belongs where that share collapses.
+5. A sheet of 1:1 skin crops (3x nearest-neighbour zoom) with each detector's pores outlined, for a person.
+
+Face-level numbers come from the pipeline (``analyze``: region, zones, scale, quality gate), run once per
+photo; every detector then segments that same region, and its pores are measured like the app does
+(``find_pores``, ``measure`` with the detector's score reference). A candidate network passed with
+``--psnet`` is thereby checked exactly as the shipped one would be in the app.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from poreseg.analysis import Analysis, AnalysisError, AnalysisOptions, analyze
+from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, FaceMetrics, find_pores, measure
+from poreseg.overlays import pores_outlined
+from poreseg.pores.scale import TYPICAL_PORE_MM, window_around_middle
+from poreseg.pores.synth import pore_free_base
+from poreseg.training import datasets
+from poreseg.training.evaluate_pores import (DOG_LABEL, PSNET_LABEL, VARIANTS, PoreMethod, component_centroids,
+                                             dog_method, jpeg_copy, match_radius, matched_pairs, net_method,
+                                             trained_nets)
+from poreseg.training.pore_patches import face_skin
+
+STRUCTURES_CSV = Path(__file__).with_name("structures.csv")
+SKIN = "skin"  # crops of plain skin: the crop sheet, and the base of the synthetic structures
+JPEG_BLOCKS = "jpeg_blocks"
+DRAWN_LINES = "drawn_lines"
+SYNTHETIC_STRUCTURES = (JPEG_BLOCKS, DRAWN_LINES)
+# Detections this many pore diameters off a structure's pixels still belong to it.
+STRUCTURE_MARGIN_PORES = 1.0
+# Quality of the JPEG round trip that makes 8x8 blocks clearly visible on skin.
+JPEG_BLOCK_QUALITY = 8
+SYNTHETIC_SEED = 11
+DRAWN_LINES_PER_CROP = 3
+DRAWN_LINE_WIDTH_PX = (1, 3)
+DRAWN_LINE_DARKENING = (0.45, 0.8)  # the line's colour: the skin's times this
+
+ZOOM_DISTANCES_CM = (15, 30, 45, 60)
+CHEEKS = ("left_cheek", "right_cheek")
+# The score references of the app's two methods, by the evaluation's method labels.
+METHOD_REFERENCES = {DOG_LABEL: "dog", PSNET_LABEL: "psnet"}
+
+SURVIVAL_FACTORS = (1.0, 0.84, 0.71, 0.59, 0.5, 0.42, 0.35, 0.3, 0.25)
+# The survival check reads a square window around the middle of the region: enough pores, short runs.
+SURVIVAL_WINDOW_PX = 1024
+# Below this share of the full-resolution pores found, the detector no longer sees the same pores.
+SURVIVAL_COLLAPSE = 0.5
+# The sharpest close-up, and held-out faces whose pores look sharpest at 1:1 (chosen by eye).
+SURVIVAL_PHOTOS = ("cc0_lisa/zoom/15cm.jpg", "mste/images/0c4fef3e__mst_input__skin_tone_6__img8.jpg",
+                   "mste/images/93c11a36__golden_pics_mst__skin_tone_10__img1.jpg",
+                   "mste/images/acbe8484__golden_pics_mst__skin_tone_7__img1.jpg")
+SHEET_ZOOM = 3
+SHEET_OUTLINE = (255, 40, 40)
+SHEET_GAP_PX = 6
+
+
+# --- 1. structures benchmark -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StructureCrop:
+    """One row of ``structures.csv``: a crop box of a photo and the structure in it (crop coordinates)."""
+
+    image: str  # relative to the data folder
+    x: int
+    y: int
+    width: int
+    height: int
+    structure: str
+    # The structure's parts: outlines, or centre lines when ``line_width`` > 0; none: the whole crop.
+    parts: tuple[tuple[tuple[int, int], ...], ...]
+    line_width: int  # 0: each part is a filled polygon; else a polyline drawn this many pixels wide
+    split: str  # "test" (a held-out photo) or "train"
+    monk: str
+    note: str
+
+    def structure_mask(self) -> np.ndarray:
+        """HxW bool of the structure's pixels inside the crop; the whole crop when it has no parts."""
+        if not self.parts:
+            return np.ones((self.height, self.width), bool)
+        mask = np.zeros((self.height, self.width), np.uint8)
+        parts = [np.array(part, np.int32).reshape(-1, 1, 2) for part in self.parts]
+        if self.line_width > 0:
+            cv2.polylines(mask, parts, False, 1, thickness=self.line_width)
+        else:
+            cv2.fillPoly(mask, parts, 1)
+        return mask.astype(bool)
+
+    def cut(self, rgb: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(rgb[self.y:self.y + self.height, self.x:self.x + self.width])
+
+
+def parse_parts(text: str) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """"x y; x y | x y; x y" -> (((x, y), (x, y)), ((x, y), (x, y))); "" -> ()."""
+    return tuple(tuple(tuple(int(v) for v in pair.split()) for pair in part.split(";"))
+                 for part in text.split("|") if part.strip())
+
+
+def load_structures(path: Path = STRUCTURES_CSV) -> list[StructureCrop]:
+    with open(path, newline="") as f:
+        return [StructureCrop(row["image"], int(row["x"]), int(row["y"]), int(row["width"]), int(row["height"]),
+                              row["structure"], parse_parts(row["points"]), int(row["line_width"] or 0),
+                              row["split"], row["monk"], row["note"])
+                for row in csv.DictReader(f)]
+
+
+def structure_false_detections(mask: np.ndarray, structure: np.ndarray, pore_px: float) -> tuple[int, np.ndarray]:
+    """Components of ``mask`` whose centroid lies on ``structure`` grown by ``STRUCTURE_MARGIN_PORES`` pore
+    diameters, and that grown structure (the area they are counted on)."""
+    radius = int(np.ceil(STRUCTURE_MARGIN_PORES * pore_px))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    zone = cv2.dilate(structure.astype(np.uint8), disc).astype(bool)
+    centroids = np.rint(component_centroids(mask)).astype(int)
+    return int(zone[centroids[:, 1], centroids[:, 0]].sum()), zone
+
+
+@dataclass(frozen=True)
+class PhotoScale:
+    pore_px: float
+    mm_per_px: float
+
+
+@functools.lru_cache(maxsize=None)
+def photo_scale(path: Path) -> PhotoScale:
+    """The pore scale the pipeline would use for this photo (eye distance; else the skin's own blobs)."""
+    skin = face_skin(datasets.read_rgb(path))
+    if skin is None:
+        raise ValueError(f"{path}: no face or skin region, so no pore scale for its crops")
+    return PhotoScale(skin.pore_px, skin.mm_per_px or TYPICAL_PORE_MM / skin.pore_px)
+
+
+@dataclass(frozen=True)
+class StructureSample:
+    """A crop ready to segment: its pixels, the structure's pixels and the photo's scale."""
+
+    crop: StructureCrop
+    structure: str  # the crop's own, or a synthetic type made from a skin crop
+    rgb: np.ndarray
+    structure_mask: np.ndarray
+    scale: PhotoScale
+
+
+def draw_lines(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Straight dark lines across a crop, like a pen stroke on a printed photo; (image, line pixels)."""
+    h, w = rgb.shape[:2]
+    out = rgb.copy()
+    lines = np.zeros((h, w), np.uint8)
+    for _ in range(DRAWN_LINES_PER_CROP):
+        start, end = (tuple(int(v) for v in rng.uniform((0, 0), (w, h))) for _ in range(2))
+        width = int(rng.integers(DRAWN_LINE_WIDTH_PX[0], DRAWN_LINE_WIDTH_PX[1] + 1))
+        colour = tuple(float(v) for v in np.median(rgb, axis=(0, 1)) * rng.uniform(*DRAWN_LINE_DARKENING))
+        cv2.line(out, start, end, colour, width, cv2.LINE_AA)
+        cv2.line(lines, start, end, 1, width)
+    return out, lines.astype(bool)
+
+
+def structure_samples(data_dir: Path, crops: list[StructureCrop]) -> list[StructureSample]:
+    """Every crop but the skin ones, plus the synthetic structures made from each skin crop."""
+    rng = np.random.default_rng(SYNTHETIC_SEED)
+    samples = []
+    for crop in crops:
+        path = data_dir / crop.image
+        scale = photo_scale(path)
+        rgb = crop.cut(datasets.read_rgb(path))
+        if crop.structure != SKIN:
+            samples.append(StructureSample(crop, crop.structure, rgb, crop.structure_mask(), scale))
+            continue
+        base = pore_free_base(rgb, scale.pore_px)
+        samples.append(StructureSample(crop, JPEG_BLOCKS, jpeg_copy(base, JPEG_BLOCK_QUALITY),
+                                       np.ones(rgb.shape[:2], bool), scale))
+        lined, lines = draw_lines(base, rng)
+        samples.append(StructureSample(crop, DRAWN_LINES, lined, lines, scale))
+    return samples
+
+
+@dataclass(frozen=True)
+class StructureRow:
+    structure: str
+    crops: int
+    area_cm2: float  # counting area: the structures grown by the margin
+    false_detections: dict[str, int]  # by method
+
+    def per_cm2(self, method: str) -> float:
+        return self.false_detections[method] / self.area_cm2 if self.area_cm2 else 0.0
+
+
+@dataclass(frozen=True)
+class StructuresBenchmark:
+    rows: list[StructureRow]  # by structure type, in the order first listed
+    methods: list[str]
+
+    def overall(self) -> StructureRow:
+        return StructureRow("overall", sum(r.crops for r in self.rows), sum(r.area_cm2 for r in self.rows),
+                            {m: sum(r.false_detections[m] for r in self.rows) for m in self.methods})
+
+    def markdown(self) -> str:
+        lines = [f"Structures benchmark: false detections per cm2 on structures (grown by "
+                 f"{STRUCTURE_MARGIN_PORES:g} pore diameter) that are not pores",
+                 "| structure | crops | area cm2 | " + " | ".join(f"{m} /cm2 (count)" for m in self.methods) + " |",
+                 "|---|---|---|" + "---|" * len(self.methods)]
+        for row in self.rows + [self.overall()]:
+            lines.append(f"| {row.structure} | {row.crops} | {row.area_cm2:.3f} | "
+                         + " | ".join(f"{row.per_cm2(m):.1f} ({row.false_detections[m]})" for m in self.methods)
+                         + " |")
+        return "\n".join(lines)
+
+
+def structures_benchmark(samples: list[StructureSample], methods: dict[str, PoreMethod]) -> StructuresBenchmark:
+    crops: dict[str, int] = {}
+    areas: dict[str, float] = {}
+    false: dict[str, dict[str, int]] = {}
+    for sample in samples:
+        whole = np.ones(sample.rgb.shape[:2], bool)
+        counts = {}
+        for name, method in methods.items():
+            counts[name], zone = structure_false_detections(method(sample.rgb, whole, sample.scale.pore_px),
+                                                             sample.structure_mask, sample.scale.pore_px)
+        crops[sample.structure] = crops.get(sample.structure, 0) + 1
+        areas[sample.structure] = areas.get(sample.structure, 0.0) + zone.sum() * sample.scale.mm_per_px ** 2 / MM2_PER_CM2
+        type_counts = false.setdefault(sample.structure, dict.fromkeys(methods, 0))
+        for name, count in counts.items():
+            type_counts[name] += count
+    rows = [StructureRow(s, crops[s], areas[s], false[s]) for s in crops]
+    return StructuresBenchmark(rows, list(methods))
+
+
+# --- pipeline measurements shared by the zoom and agreement checks -----------------------------------------
+
+@dataclass(frozen=True)
+class FaceMeasurement:
+    """One photo through the pipeline, its pores found by each detector."""
+
+    measurable: bool  # the quality gate passed and there is skin
+    pore_px: float
+    metrics: dict[str, FaceMetrics]  # by method; empty when not measurable
+
+
+def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> tuple[Analysis, FaceMeasurement]:
+    """``analyze`` once (region, zones, scale, gate), then every detector on that region, measured as the
+    app measures its pores."""
+    analysis = analyze(rgb, AnalysisOptions(method="dog"))
+    measurable = analysis.pores_measured
+    metrics = {}
+    if measurable:
+        for name, method in methods.items():
+            mask = method(rgb, analysis.region, analysis.pore_px) & analysis.region
+            metrics[name] = measure(find_pores(mask, analysis.zones), analysis.zones, analysis.mm_per_px,
+                                    SCORE_REFERENCES[METHOD_REFERENCES[name]])
+    return analysis, FaceMeasurement(measurable, analysis.pore_px, metrics)
+
+
+def zone_density(metrics: FaceMetrics, zones: tuple[str, ...]) -> float | None:
+    """Pores per cm2 over the union of ``zones``."""
+    parts = [metrics.zones[z] for z in zones if metrics.zones[z].skin_area_cm2]
+    if not parts or any(p.pore_count is None for p in parts):
+        return None
+    return sum(p.pore_count for p in parts) / sum(p.skin_area_cm2 for p in parts)
+
+
+# --- 2. zoom consistency -----------------------------------------------------------------------------------
+
+def spread(values: list[float]) -> float | None:
+    """max / min - 1 of positive values; None for fewer than two, infinite when one is zero."""
+    if len(values) < 2:
+        return None
+    return float("inf") if min(values) <= 0 else max(values) / min(values) - 1
+
+
+@dataclass(frozen=True)
+class ZoomRow:
+    distance_cm: int
+    measurable: bool
+    pore_px: float
+    face_density: dict[str, float | None]  # by method, pores per cm2
+    cheek_density: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class ZoomConsistency:
+    rows: list[ZoomRow]
+    methods: list[str]
+
+    def spreads(self, cheeks: bool = False) -> dict[str, float | None]:
+        """Per method: the spread of the density across the distances whose gate passed."""
+        return {m: spread([v for r in self.rows if r.measurable
+                           and (v := (r.cheek_density if cheeks else r.face_density)[m]) is not None])
+                for m in self.methods}
+
+    def markdown(self) -> str:
+        def number(value: float | None, fmt: str) -> str:
+            return "-" if value is None else format(value, fmt)
+
+        lines = ["Zoom consistency (cc0_lisa/zoom): pores per cm2 on the face / cheeks; target spread <= 25% "
+                 "(floor), 10% (goal)",
+                 "| distance | gate | pore px | " + " | ".join(f"{m} face | {m} cheeks" for m in self.methods) + " |",
+                 "|---|---|---|" + "---|---|" * len(self.methods)]
+        for r in self.rows:
+            lines.append(f"| {r.distance_cm} cm | {'passed' if r.measurable else 'failed'} | {r.pore_px:.2f} | "
+                         + " | ".join(f"{number(r.face_density[m], '.2f')} | {number(r.cheek_density[m], '.2f')}"
+                                      for m in self.methods) + " |")
+        face, cheeks = self.spreads(), self.spreads(cheeks=True)
+        lines.append("| spread (max/min - 1) | | | " + " | ".join(
+            f"{number(face[m], '.0%')} | {number(cheeks[m], '.0%')}" for m in self.methods) + " |")
+        return "\n".join(lines)
+
+
+def zoom_consistency(data_dir: Path, methods: dict[str, PoreMethod]) -> ZoomConsistency:
+    rows = []
+    for distance in ZOOM_DISTANCES_CM:
+        _, face = measure_face(datasets.read_rgb(data_dir / "cc0_lisa" / "zoom" / f"{distance}cm.jpg"), methods)
+        rows.append(ZoomRow(distance, face.measurable, face.pore_px,
+                            {m: face.metrics[m].face.density_per_cm2 if face.measurable else None for m in methods},
+                            {m: zone_density(face.metrics[m], CHEEKS) if face.measurable else None for m in methods}))
+    return ZoomConsistency(rows, list(methods))
+
+
+# --- 3. method agreement ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Agreement:
+    """Whole-face score differences between two methods, per photo set."""
+
+    first: str
+    second: str
+    differences: dict[str, list[float]]  # by photo set, one per face measured
+    faces: dict[str, int]  # by photo set, faces tried
+
+    def markdown(self) -> str:
+        lines = [f"Method agreement: |{self.first} score - {self.second} score| per face; target median <= 10 "
+                 "(floor), 5 (goal)",
+                 "| photos | faces | measured | median | 90th percentile |", "|---|---|---|---|---|"]
+        sets = dict(self.differences, all=[d for ds in self.differences.values() for d in ds])
+        for name, diffs in sets.items():
+            tried = sum(self.faces.values()) if name == "all" else self.faces[name]
+            median, p90 = agreement_statistics(diffs)
+            lines.append(f"| {name} | {tried} | {len(diffs)} | {median:.1f} | {p90:.1f} |")
+        return "\n".join(lines)
+
+
+def agreement_statistics(differences: list[float]) -> tuple[float, float]:
+    """Median and 90th percentile of absolute differences (nan without any)."""
+    if not differences:
+        return float("nan"), float("nan")
+    values = np.abs(np.asarray(differences, np.float64))
+    return float(np.median(values)), float(np.percentile(values, 90))
+
+
+def agreement_photos(data_dir: Path) -> dict[str, list[Path]]:
+    return {"mste held-out": [s.image for s in datasets.pore_sources(data_dir, "test")],
+            "london neutral": sorted((data_dir / "london" / "neutral_front").glob("*.jpg"))}
+
+
+def method_agreement(data_dir: Path, methods: dict[str, PoreMethod], first: str = PSNET_LABEL,
+                     second: str = DOG_LABEL) -> Agreement:
+    pair = {first: methods[first], second: methods[second]}
+    differences, faces = {}, {}
+    for set_name, paths in agreement_photos(data_dir).items():
+        differences[set_name], faces[set_name] = [], len(paths)
+        for path in paths:
+            try:
+                _, face = measure_face(datasets.read_rgb(path), pair)
+            except AnalysisError:  # no face: not measured
+                continue
+            if face.measurable:
+                differences[set_name].append(face.metrics[first].face.score - face.metrics[second].face.score)
+    return Agreement(first, second, differences, faces)
+
+
+# --- 4. resolution survival ---------------------------------------------------------------------------------
+
+def survival_share(full_centroids: np.ndarray, scaled_centroids: np.ndarray, factor: float, full_pore_px: float) -> float:
+    """Share of the full-resolution pores matched one to one by a pore found at ``factor`` of the size
+    (its centroid scaled back), within the evaluation's match radius at full resolution."""
+    if len(full_centroids) == 0:
+        return float("nan")
+    # A pixel centre at x in the downscaled image covers (x + 0.5) / factor - 0.5 of the original.
+    back = (scaled_centroids + 0.5) / factor - 0.5
+    return matched_pairs(full_centroids, back, match_radius(full_pore_px)) / len(full_centroids)
+
+
+@dataclass(frozen=True)
+class SurvivalStep:
+    factor: float
+    pore_px: float
+    survival: float
+    density_per_cm2: float
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    photo: str
+    method: str
+    steps: list[SurvivalStep]
+
+    def gate_pore_px(self) -> float | None:
+        """The smallest pore diameter down to which at least ``SURVIVAL_COLLAPSE`` of the pores survive at
+        every step; None when survival never collapses over the steps tried."""
+        for previous, step in zip(self.steps, self.steps[1:]):
+            if not step.survival >= SURVIVAL_COLLAPSE:
+                return previous.pore_px
+        return None
+
+
+@dataclass(frozen=True)
+class ResolutionSurvival:
+    curves: list[SurvivalCurve]
+
+    def gate(self, method: str) -> float | None:
+        """The most demanding photo's collapse point: the gate every tested photo agrees with."""
+        gates = [g for c in self.curves if c.method == method and (g := c.gate_pore_px()) is not None]
+        return max(gates) if gates else None
+
+    def markdown(self) -> str:
+        lines = [f"Resolution survival: share of the full-resolution pores found again after downscaling "
+                 f"(centroids within {MATCH_RADIUS_TEXT}); collapse below {SURVIVAL_COLLAPSE:.0%}",
+                 "| photo | method | " + " | ".join(f"x{f:g}" for f in SURVIVAL_FACTORS) + " | gate pore px |",
+                 "|---|---|" + "---|" * (len(SURVIVAL_FACTORS) + 1)]
+        for c in self.curves:
+            gate = c.gate_pore_px()
+            lines.append(f"| {c.photo} | {c.method} | " + " | ".join(
+                f"{s.pore_px:.1f} px: {s.survival:.0%}, {s.density_per_cm2:.1f}/cm2" for s in c.steps)
+                + f" | {'-' if gate is None else f'{gate:.1f}'} |")
+        for method in dict.fromkeys(c.method for c in self.curves):
+            gate = self.gate(method)
+            lines.append(f"\n{method}: resolution gate at pore_px >= "
+                         + ("(no collapse seen)" if gate is None else f"{gate:.1f}"))
+        return "\n".join(lines)
+
+
+MATCH_RADIUS_TEXT = "max(2 px, 0.75 pore diameter) at full resolution"
+
+
+@dataclass(frozen=True)
+class SharpPhoto:
+    name: str
+    rgb: np.ndarray  # a window of the photo around its region's middle
+    region: np.ndarray
+    pore_px: float
+    mm_per_px: float
+
+
+def sharp_photo(name: str, path: Path) -> SharpPhoto | None:
+    """A ``SURVIVAL_WINDOW_PX`` window of the photo's pore region with its scale; None when the pipeline
+    would not measure pores in it or gives no millimetre scale."""
+    rgb = datasets.read_rgb(path)
+    analysis = analyze(rgb, AnalysisOptions(method="dog"))
+    if not analysis.pores_measured or analysis.mm_per_px is None:
+        return None
+    window = window_around_middle(analysis.region, SURVIVAL_WINDOW_PX)
+    return SharpPhoto(name, np.ascontiguousarray(rgb[window]), np.ascontiguousarray(analysis.region[window]),
+                      analysis.pore_px, analysis.mm_per_px)
+
+
+def sharpest_photos(data_dir: Path) -> list[SharpPhoto]:
+    return [photo for image in SURVIVAL_PHOTOS if (photo := sharp_photo(Path(image).stem[:8], data_dir / image))]
+
+
+def survival_curve(photo: SharpPhoto, name: str, method: PoreMethod) -> SurvivalCurve:
+    full_centroids = component_centroids(method(photo.rgb, photo.region, photo.pore_px) & photo.region)
+    steps = []
+    for factor in SURVIVAL_FACTORS:
+        size = (max(1, round(photo.rgb.shape[1] * factor)), max(1, round(photo.rgb.shape[0] * factor)))
+        rgb = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA) if factor != 1 else photo.rgb
+        region = cv2.resize(photo.region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        pore_px = photo.pore_px * factor
+        centroids = component_centroids(method(rgb, region, pore_px) & region)
+        area_cm2 = region.sum() * (photo.mm_per_px / factor) ** 2 / MM2_PER_CM2
+        steps.append(SurvivalStep(factor, pore_px, survival_share(full_centroids, centroids, factor, photo.pore_px),
+                                  len(centroids) / area_cm2))
+    return SurvivalCurve(photo.name, name, steps)
+
+
+def resolution_survival(photos: list[SharpPhoto], methods: dict[str, PoreMethod]) -> ResolutionSurvival:
+    return ResolutionSurvival([survival_curve(photo, name, method) for photo in photos
+                               for name, method in methods.items()])
+
+
+# --- 5. crop sheet ------------------------------------------------------------------------------------------
+
+def _zoomed(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(image, None, fx=SHEET_ZOOM, fy=SHEET_ZOOM, interpolation=cv2.INTER_NEAREST)
+
+
+def _titled(image: np.ndarray, title: str) -> np.ndarray:
+    bar = np.full((18, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, title, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([bar, image])
+
+
+def crop_sheet(data_dir: Path, crops: list[StructureCrop], methods: dict[str, PoreMethod]) -> np.ndarray:
+    """One row per crop: the raw crop at ``SHEET_ZOOM`` times nearest-neighbour zoom, then each method's
+    pores outlined on it (the ring lies outside the pore, so the pore itself stays visible)."""
+    rows = []
+    for crop in crops:
+        scale = photo_scale(data_dir / crop.image)
+        rgb = crop.cut(datasets.read_rgb(data_dir / crop.image))
+        whole = np.ones(rgb.shape[:2], bool)
+        panels = [_titled(_zoomed(rgb), f"{Path(crop.image).stem[:8]} Monk {crop.monk or '?'} {crop.note}")]
+        for name, method in methods.items():
+            mask = method(rgb, whole, scale.pore_px)
+            panels.append(_titled(pores_outlined(_zoomed(rgb), _zoomed(mask.astype(np.uint8)), SHEET_OUTLINE),
+                                  f"{name}: {len(component_centroids(mask))} pores, pore {scale.pore_px:.1f} px"))
+        gap = np.full((panels[0].shape[0], SHEET_GAP_PX, 3), 255, np.uint8)
+        rows.append(np.hstack([part for panel in panels for part in (panel, gap)][:-1]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, SHEET_GAP_PX), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.vstack(rows)
+
+
+def write_crop_sheet(data_dir: Path, methods: dict[str, PoreMethod], out: Path) -> Path:
+    skin = [crop for crop in load_structures() if crop.structure == SKIN]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), crop_sheet(data_dir, skin, methods)[..., ::-1])
+    return out
+
+
+# --- report -------------------------------------------------------------------------------------------------
+
+def shipped_methods(psnet: Path | None = None) -> dict[str, PoreMethod]:
+    """DoGPore and PS-Net (the shipped weights, or ``psnet``) as evaluation methods."""
+    others = tuple(v.name for v in VARIANTS if v.name != "psnet")
+    nets = trained_nets({"psnet": psnet} if psnet else None, exclude=others)
+    if "psnet" not in nets:
+        raise SystemExit(f"pore_checks: no PS-Net weights at {psnet or 'weights/psnet.pt'}")
+    return {DOG_LABEL: dog_method, PSNET_LABEL: net_method(nets["psnet"])}
+
+
+def report(data_dir: Path, methods: dict[str, PoreMethod], log: Callable[[str], None] = lambda message: None) -> str:
+    """Every check's table, as markdown; ``methods`` by label (DoGPore and PS-Net for the agreement)."""
+    started = time.time()
+    tables = []
+    tables.append(structures_benchmark(structure_samples(data_dir, load_structures()), methods).markdown())
+    log(f"structures benchmark done, {time.time() - started:.0f} s")
+    tables.append(zoom_consistency(data_dir, methods).markdown())
+    log(f"zoom consistency done, {time.time() - started:.0f} s")
+    tables.append(method_agreement(data_dir, methods).markdown())
+    log(f"method agreement done, {time.time() - started:.0f} s")
+    tables.append(resolution_survival(sharpest_photos(data_dir), methods).markdown())
+    log(f"resolution survival done, {time.time() - started:.0f} s")
+    return "\n\n".join(tables)
+
+
+DEFAULT_SHEET = Path("test-output/pore_checks_sheet.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m poreseg.training.pore_checks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA_DIR)
+    parser.add_argument("--psnet", type=Path, default=None, help="PS-Net weights (default weights/psnet.pt)")
+    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help=f"crop sheet PNG (default {DEFAULT_SHEET})")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"pore_checks: data folder {args.data} not found", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    methods = shipped_methods(args.psnet)
+    log = functools.partial(print, file=sys.stderr, flush=True)
+    print(report(args.data, methods, log))
+    log(f"crop sheet: {write_crop_sheet(args.data, methods, args.sheet)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The label-free real-photo checks of the pore detectors (poreseg.training.pore_checks) on tiny inputs."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from poreseg.training import datasets
+from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, StructureCrop, StructureSample, PhotoScale,
+                                          SurvivalCurve, SurvivalStep, agreement_statistics, load_structures,
+                                          parse_parts, spread, structure_false_detections, structures_benchmark,
+                                          survival_share)
+
+
+def _dot(mask: np.ndarray, x: int, y: int) -> None:
+    mask[y - 1:y + 2, x - 1:x + 2] = True
+
+
+def test_a_detection_on_the_structure_counts_and_one_beside_it_does_not():
+    structure = np.zeros((60, 60), bool)
+    structure[28:32, 5:55] = True  # a horizontal line, like a crease
+    detections = np.zeros_like(structure)
+    _dot(detections, 20, 30)  # on the line
+    _dot(detections, 40, 35)  # 3 px off the line: within one pore diameter (4 px)
+    _dot(detections, 30, 45)  # on the skin below: a real pore, not false
+    count, zone = structure_false_detections(detections, structure, pore_px=4.0)
+    assert count == 2
+    assert zone[30, 30] and zone[35, 40] and not zone[45, 30]
+
+
+def test_structures_benchmark_reports_false_detections_per_cm2_of_structure():
+    crop = StructureCrop("x.jpg", 0, 0, 40, 40, "mole", parse_parts("10 10; 30 10; 30 30; 10 30"), 0, "test", "4", "")
+    structure = crop.structure_mask()
+    assert structure[20, 20] and not structure[5, 5]
+
+    def one_pore_on_the_mole(rgb, region, pore_px):
+        mask = np.zeros(region.shape, bool)
+        _dot(mask, 20, 20)
+        _dot(mask, 2, 37)  # far from the mole
+        return mask
+
+    scale = PhotoScale(pore_px=2.0, mm_per_px=0.1)
+    sample = StructureSample(crop, "mole", np.zeros((40, 40, 3), np.uint8), structure, scale)
+    benchmark = structures_benchmark([sample], {"fake": one_pore_on_the_mole})
+    row = benchmark.rows[0]
+    assert row.false_detections == {"fake": 1}
+    # The 21x21 px square grown by 2 px is 25x25 px (its corners rounded): about 0.06 cm2 at 0.1 mm/px.
+    assert 0.055 < row.area_cm2 <= 25 * 25 * 0.01 / 100
+    assert row.per_cm2("fake") == pytest.approx(1 / row.area_cm2)
+    assert "| mole | 1 |" in benchmark.markdown() and "| overall | 1 |" in benchmark.markdown()
+
+
+def test_parse_parts_reads_polylines_separated_by_bars():
+    assert parse_parts("1 2; 3 4 | 5 6; 7 8") == (((1, 2), (3, 4)), ((5, 6), (7, 8)))
+    assert parse_parts("") == ()
+    whole = StructureCrop("x.jpg", 0, 0, 8, 6, "jpeg_blocks", (), 0, "test", "", "")
+    assert whole.structure_mask().all() and whole.structure_mask().shape == (6, 8)
+
+
+def test_spread_is_max_over_min_minus_one():
+    assert spread([10.0, 12.5, 11.0]) == pytest.approx(0.25)
+    assert spread([5.0]) is None
+    assert spread([0.0, 3.0]) == math.inf
+
+
+def test_survival_matches_full_resolution_pores_scaled_back():
+    full = np.array([[10.0, 10.0], [50.0, 50.0], [90.0, 20.0]])
+    # At half size a pore at x is found at (x + 0.5) / 2 - 0.5; the third pore is lost, one is new.
+    half = np.array([[4.75, 4.75], [24.75, 24.75], [40.0, 5.0]])
+    assert survival_share(full, half, 0.5, full_pore_px=4.0) == pytest.approx(2 / 3)
+    shifted = half + 2.0  # 4 px off at full resolution: beyond 0.75 x 4 px
+    assert survival_share(full, shifted, 0.5, full_pore_px=4.0) == 0.0
+
+
+def test_the_gate_sits_at_the_last_step_before_survival_collapses():
+    def curve(survivals):
+        return SurvivalCurve("p", "m", [SurvivalStep(f, 8 * f, s, 1.0) for f, s in zip((1, 0.5, 0.25), survivals)])
+
+    assert curve([1.0, 0.8, SURVIVAL_COLLAPSE - 0.01]).gate_pore_px() == 4.0
+    assert curve([1.0, 0.2, 0.6]).gate_pore_px() == 8.0
+    assert curve([1.0, 0.9, 0.7]).gate_pore_px() is None
+
+
+def test_agreement_statistics_of_absolute_differences():
+    median, p90 = agreement_statistics([-30.0, 2.0, 4.0, -6.0, 8.0])
+    assert median == pytest.approx(6.0)
+    assert p90 == pytest.approx(np.percentile([30, 2, 4, 6, 8], 90))
+    assert all(math.isnan(v) for v in agreement_statistics([]))
+
+
+def test_the_structures_list_loads_and_every_box_lies_inside_its_image():
+    crops = load_structures()
+    assert crops and all(c.split in ("test", "train") for c in crops)
+    for crop in crops:
+        mask = crop.structure_mask()
+        assert mask.shape == (crop.height, crop.width) and mask.any(), crop
+    if not datasets.DEFAULT_DATA_DIR.is_dir():
+        pytest.skip("the data folder is not here")
+    for crop in crops:
+        with Image.open(datasets.DEFAULT_DATA_DIR / crop.image) as image:
+            width, height = image.size
+        assert 0 <= crop.x and crop.x + crop.width <= width and 0 <= crop.y and crop.y + crop.height <= height, crop
