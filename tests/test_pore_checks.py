@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from poreseg.training import datasets
-from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, StructureCrop, StructureSample, PhotoScale,
-                                          SurvivalCurve, SurvivalStep, agreement_statistics, load_structures,
-                                          parse_parts, spread, structure_false_detections, structures_benchmark,
-                                          survival_share)
+from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureCrop,
+                                          StructureSample, SurvivalCurve, SurvivalStep, agreement_statistics,
+                                          landmark_pore_px, load_structures, main, parse_parts, read_tem, spread,
+                                          structure_false_detections, structures_benchmark, survival_share)
 
 
 def _dot(mask: np.ndarray, x: int, y: int) -> None:
@@ -49,6 +49,12 @@ def test_structures_benchmark_reports_false_detections_per_cm2_of_structure():
     # The 21x21 px square grown by 2 px is 25x25 px (its corners rounded): about 0.06 cm2 at 0.1 mm/px.
     assert 0.055 < row.area_cm2 <= 25 * 25 * 0.01 / 100
     assert row.per_cm2("fake") == pytest.approx(1 / row.area_cm2)
+    control = StructureSample(crop, "pore_free_skin", sample.rgb, np.ones((40, 40), bool), scale)
+    benchmark = structures_benchmark([sample, control], {"fake": one_pore_on_the_mole})
+    real, overall = benchmark.totals()
+    # Both pores lie on the control's whole crop, but the control is no structure: totals leave it out.
+    assert benchmark.rows[1].false_detections == {"fake": 2}
+    assert real.false_detections == overall.false_detections == {"fake": 1} and overall.crops == 1
     assert "| mole | 1 |" in benchmark.markdown() and "| overall | 1 |" in benchmark.markdown()
 
 
@@ -102,3 +108,18 @@ def test_the_structures_list_loads_and_every_box_lies_inside_its_image():
         with Image.open(datasets.DEFAULT_DATA_DIR / crop.image) as image:
             width, height = image.size
         assert 0 <= crop.x and crop.x + crop.width <= width and 0 <= crop.y and crop.y + crop.height <= height, crop
+
+
+def test_the_landmark_scale_comes_from_the_pupils_of_a_tem_file(tmp_path):
+    points = np.zeros((83, 2))
+    points[TEM_PUPILS[0]] = (400, 600)
+    points[TEM_PUPILS[1]] = (526, 600)  # 126 px apart: 63 mm / 126 px = 0.5 mm per pixel, a 1 px pore
+    tem = tmp_path / "face.tem"
+    tem.write_text("83\n" + "\n".join(f"{x:g}\t{y:g}" for x, y in points) + "\n1\n0 1\n")
+    assert read_tem(tem).shape == (83, 2)
+    assert landmark_pore_px(tem) == pytest.approx(1.0)
+
+
+def test_main_exits_with_2_without_the_data_folder(tmp_path, capsys):
+    assert main(["--data", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
