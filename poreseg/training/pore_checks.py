@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.analysis import Analysis, AnalysisError, AnalysisOptions, analyze
+from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
 from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
 from poreseg.pores.scale import EYE_DISTANCE_MM, TYPICAL_PORE_MM, pore_px_from_mm_per_px, window_around_middle
@@ -87,6 +87,7 @@ SURVIVAL_FACTORS = (1.0, 0.84, 0.71, 0.59, 0.5, 0.42, 0.35, 0.3, 0.25)
 SURVIVAL_WINDOW_PX = 1024
 # Below this share of the full-resolution pores found, the detector no longer sees the same pores.
 SURVIVAL_COLLAPSE = 0.5
+MATCH_RADIUS_TEXT = "max(2 px, 0.75 pore diameter) at full resolution"  # evaluate_pores.match_radius
 # The sharpest close-up, and held-out faces whose pores look sharpest at 1:1 (chosen by eye) and whose eyes
 # give a millimetre scale (0c4fef3e, the sharpest, has closed eyes: no scale, so it is not used).
 SURVIVAL_PHOTOS = ("cc0_lisa/zoom/15cm.jpg", "mste/images/d9fe380d__mst_input__skin_tone_5__img2.jpg",
@@ -162,7 +163,7 @@ class PhotoScale:
     mm_per_px: float
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def photo_scale(path: Path) -> PhotoScale:
     """The pore scale the pipeline would use for this photo (eye distance; else the skin's own blobs)."""
     skin = face_skin(datasets.read_rgb(path))
@@ -216,8 +217,10 @@ def structure_samples(data_dir: Path, crops: list[StructureCrop]) -> list[Struct
     return samples
 
 
-@dataclass(frozen=True)
+@dataclass
 class StructureRow:
+    """False detections on one structure type, summed over its crops."""
+
     structure: str
     crops: int
     area_cm2: float  # counting area: the structures grown by the margin
@@ -255,22 +258,17 @@ class StructuresBenchmark:
 
 
 def structures_benchmark(samples: list[StructureSample], methods: dict[str, PoreMethod]) -> StructuresBenchmark:
-    crops: dict[str, int] = {}
-    areas: dict[str, float] = {}
-    false: dict[str, dict[str, int]] = {}
+    rows: dict[str, StructureRow] = {}  # by structure type, in the order first seen
     for sample in samples:
+        row = rows.setdefault(sample.structure, StructureRow(sample.structure, 0, 0.0, dict.fromkeys(methods, 0)))
         whole = np.ones(sample.rgb.shape[:2], bool)
-        counts = {}
         for name, method in methods.items():
-            counts[name], zone = structure_false_detections(method(sample.rgb, whole, sample.scale.pore_px),
-                                                             sample.structure_mask, sample.scale.pore_px)
-        crops[sample.structure] = crops.get(sample.structure, 0) + 1
-        areas[sample.structure] = areas.get(sample.structure, 0.0) + zone.sum() * sample.scale.mm_per_px ** 2 / MM2_PER_CM2
-        type_counts = false.setdefault(sample.structure, dict.fromkeys(methods, 0))
-        for name, count in counts.items():
-            type_counts[name] += count
-    rows = [StructureRow(s, crops[s], areas[s], false[s]) for s in crops]
-    return StructuresBenchmark(rows, list(methods))
+            count, zone = structure_false_detections(method(sample.rgb, whole, sample.scale.pore_px),
+                                                     sample.structure_mask, sample.scale.pore_px)
+            row.false_detections[name] += count
+        row.crops += 1
+        row.area_cm2 += zone.sum() * sample.scale.mm_per_px ** 2 / MM2_PER_CM2
+    return StructuresBenchmark(list(rows.values()), list(methods))
 
 
 # --- pipeline measurements shared by the zoom and agreement checks -----------------------------------------
@@ -284,7 +282,7 @@ class FaceMeasurement:
     metrics: dict[str, FaceMetrics]  # by method; empty when not measurable
 
 
-def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> tuple[Analysis, FaceMeasurement]:
+def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> FaceMeasurement:
     """``analyze`` once (region, zones, scale, gate), then every detector on that region, measured as the
     app measures its pores."""
     analysis = analyze(rgb, AnalysisOptions(method="dog"))
@@ -295,7 +293,7 @@ def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> tuple[Analy
             mask = method(rgb, analysis.region, analysis.pore_px) & analysis.region
             metrics[name] = measure(find_pores(mask, analysis.zones), analysis.zones, analysis.mm_per_px,
                                     SCORE_REFERENCES[METHOD_REFERENCES[name]])
-    return analysis, FaceMeasurement(measurable, analysis.pore_px, metrics)
+    return FaceMeasurement(measurable, analysis.pore_px, metrics)
 
 
 def zone_density(metrics: FaceMetrics, zones: tuple[str, ...]) -> float | None:
@@ -342,7 +340,8 @@ class ZoomConsistency:
 
         lines = ["Zoom consistency (cc0_lisa/zoom): pores per cm2 on the face / cheeks; target spread <= 25% "
                  "(floor), 10% (goal)",
-                 "| distance | gate | pore px | pore px from landmarks | " + " | ".join(f"{m} face | {m} cheeks" for m in self.methods) + " |",
+                 "| distance | gate | pore px | pore px from landmarks | "
+                 + " | ".join(f"{m} face | {m} cheeks" for m in self.methods) + " |",
                  "|---|---|---|---|" + "---|---|" * len(self.methods)]
         for r in self.rows:
             lines.append(f"| {r.distance_cm} cm | {'passed' if r.measurable else 'failed'} | {r.pore_px:.2f} | "
@@ -370,7 +369,7 @@ def zoom_consistency(data_dir: Path, methods: dict[str, PoreMethod]) -> ZoomCons
     rows = []
     for distance in ZOOM_DISTANCES_CM:
         photo = data_dir / "cc0_lisa" / "zoom" / f"{distance}cm.jpg"
-        _, face = measure_face(datasets.read_rgb(photo), methods)
+        face = measure_face(datasets.read_rgb(photo), methods)
         rows.append(ZoomRow(distance, face.measurable, face.pore_px, landmark_pore_px(photo.with_suffix(".tem")),
                             {m: face.metrics[m].face.density_per_cm2 if face.measurable else None for m in methods},
                             {m: zone_density(face.metrics[m], CHEEKS) if face.measurable else None for m in methods}))
@@ -421,7 +420,7 @@ def method_agreement(data_dir: Path, methods: dict[str, PoreMethod], first: str 
         differences[set_name], faces[set_name] = [], len(paths)
         for path in paths:
             try:
-                _, face = measure_face(datasets.read_rgb(path), pair)
+                face = measure_face(datasets.read_rgb(path), pair)
             except AnalysisError:  # no face: not measured
                 continue
             if face.measurable:
@@ -431,7 +430,8 @@ def method_agreement(data_dir: Path, methods: dict[str, PoreMethod], first: str 
 
 # --- 4. resolution survival ---------------------------------------------------------------------------------
 
-def survival_share(full_centroids: np.ndarray, scaled_centroids: np.ndarray, factor: float, full_pore_px: float) -> float:
+def survival_share(full_centroids: np.ndarray, scaled_centroids: np.ndarray, factor: float,
+                   full_pore_px: float) -> float:
     """Share of the full-resolution pores matched one to one by a pore found at ``factor`` of the size
     (its centroid scaled back), within the evaluation's match radius at full resolution."""
     if len(full_centroids) == 0:
@@ -488,9 +488,6 @@ class ResolutionSurvival:
             lines.append(f"\n{method}: resolution gate at pore_px >= "
                          + ("(no collapse seen)" if gate is None else f"{gate:.1f}"))
         return "\n".join(lines)
-
-
-MATCH_RADIUS_TEXT = "max(2 px, 0.75 pore diameter) at full resolution"
 
 
 @dataclass(frozen=True)
