@@ -4,10 +4,8 @@ The stages, in order; each is timed (seconds) in ``Analysis.timings``:
 
     parse     face parsing: class labels, the largest face, how many faces
     portrait  the person's probability (for the cut-out)
-    region    the face frame (eye line), the scale (mm per pixel from the eye distance, taken as 63 mm)
-              and the analysis region: skin and nose a MARGIN_MM margin from everything else, within
-              the face oval (poreseg.zones), so that the zones cover the whole region. The region,
-              quality, zones and metrics stages read only a window around the face (FaceWindow)
+    region    the face's geometry (poreseg.face.locate): frame, scale, window and analysis region. The
+              quality, zones and metrics stages read only the window around the face
     quality   the quality gate (poreseg.quality): can pores be resolved in this photo?
     pores     pore segmentation inside the region (PS-Net or DoGPore); skipped when the gate says no
     zones     forehead, nose, left and right cheek, chin
@@ -25,25 +23,23 @@ a message for the user; several faces analyse the largest and say so in the warn
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from poreseg.density import DensityMap, density_map
+from poreseg.face import FaceWindow, locate
 from poreseg.imageio import as_rgb8
 from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, Pores, find_pores, measure
 from poreseg.parsing import FaceParsing, parse_face
-from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
 from poreseg.quality import Quality, assess
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
-from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.suggest import Suggestions, suggest
-from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, FaceZones, face_frame,
-                           face_oval_mask, face_zones)
+from poreseg.zones import FaceFrame, FaceZones, face_zones
 
 SCHEMA = 1
 METHODS = ("psnet", "dog")
@@ -132,55 +128,6 @@ class Analysis:
         }
 
 
-@dataclass(frozen=True)
-class FaceWindow:
-    """The part of the photo that the face's region, quality, zones and pore metrics depend on: the face's
-    box in its frame (the face oval's box, from which the zone landmarks read this face's features) and,
-    around it, the skin margin's reach. They are computed on this window and placed back in the full
-    frame, so that a 12 MP photo is not scanned whole for a face that covers a tenth of it. Statistics
-    over the labels (nostrils, the feature box) then see this face only, not other faces or stray labels
-    elsewhere in the photo."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    shape: tuple[int, int]  # the full frame's (height, width)
-
-    @classmethod
-    def around(cls, frame: FaceFrame, margin_px: float, shape: tuple[int, int]) -> "FaceWindow":
-        u = np.array([-FACE_HALF_WIDTH, FACE_HALF_WIDTH, -FACE_HALF_WIDTH, FACE_HALF_WIDTH])
-        v = np.array([-FOREHEAD_TOP, -FOREHEAD_TOP, CHIN_BOTTOM, CHIN_BOTTOM])
-        cos, sin = np.cos(frame.angle), np.sin(frame.angle)
-        xs = frame.origin[0] + frame.eye_distance_px * (u * cos - v * sin)
-        ys = frame.origin[1] + frame.eye_distance_px * (u * sin + v * cos)
-        # skin_region keeps margin_px from other classes: room for that, and for its approximate
-        # distance transform.
-        reach = 1.05 * margin_px + 2
-        h, w = shape
-        # Even offsets: pore centroids rounded half to even land on the same pixel in the window as in the frame.
-        x0, y0 = (max(0, int(np.floor(c.min() - reach)) // 2 * 2) for c in (xs, ys))
-        x1, y1 = min(w, int(np.ceil(xs.max() + reach)) + 1), min(h, int(np.ceil(ys.max() + reach)) + 1)
-        return cls(x0, y0, max(x0, x1), max(y0, y1), shape)
-
-    def crop(self, image: np.ndarray) -> np.ndarray:
-        return image[self.y0:self.y1, self.x0:self.x1]
-
-    def frame(self, frame: FaceFrame) -> FaceFrame:
-        """``frame`` in the window's coordinates."""
-        return replace(frame, origin=(frame.origin[0] - self.x0, frame.origin[1] - self.y0))
-
-    def full(self, part: np.ndarray) -> np.ndarray:
-        """A window-sized map in the full frame, zero (False) outside the window."""
-        out = np.zeros(self.shape, part.dtype)
-        out[self.y0:self.y1, self.x0:self.x1] = part
-        return out
-
-    def shift(self, pores: Pores) -> Pores:
-        """Pores found in the window, at their places in the full frame."""
-        return replace(pores, centroids=pores.centroids + (self.x0, self.y0))
-
-
 class _Stopwatch:
     def __init__(self):
         self.timings: dict[str, float] = {}
@@ -209,27 +156,13 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         person = segment_portrait(rgb)
 
     with clock.stage("region"):
-        labels = parsing.labels
-        frame = face_frame(labels, parsing.face_box)
-        mm_per_px = frame.mm_per_px
-        margin_px = MARGIN_MM * frame.eye_distance_px / EYE_DISTANCE_MM
-        window = FaceWindow.around(frame, margin_px, labels.shape)
-        window_labels, window_frame = window.crop(labels), window.frame(frame)
-        # Skin outside the face oval (neck, ears) is not part of any zone: pores are not looked for there.
-        window_region = skin_region(window_labels, margin_px) & face_oval_mask(window_frame, window_labels.shape)
-        region = window.full(window_region)
-        if mm_per_px is not None:
-            pore_px = pore_px_from_mm_per_px(mm_per_px)
-        else:
+        face = locate(rgb, parsing)
+        window, region, mm_per_px, pore_px = face.window, face.region, face.mm_per_px, face.pore_px
+        frame, window_region = face.frame, face.window_region
+        window_labels, window_frame = window.crop(parsing.labels), window.frame(frame)
+        if mm_per_px is None:
             warnings.append("The eyes are not both visible, so there is no millimetre scale: pore sizes and "
                             "densities are not given, only counts and the share of skin covered.")
-            # The pore size then comes from the skin texture; without skin, or on skin where no dark blob
-            # stands out (smooth, blurred or retouched), the feature box's rough scale still tells whether
-            # pores could have been resolved.
-            pore_px = pore_px_from_mm_per_px(EYE_DISTANCE_MM / frame.eye_distance_px)
-            if window_region.any():
-                with suppress(ValueError):  # no dark blob stands out
-                    pore_px = estimate_pore_px(rgb, region)
 
     with clock.stage("quality"):
         quality = assess(window.crop(rgb), window_labels, window_region, window_frame, pore_px)
@@ -246,7 +179,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         window_zones = face_zones(window_labels, window_region, window_frame)
         zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks)
     with clock.stage("metrics"):
-        pore_objects = None if pores is None else window.shift(find_pores(window.crop(pores.mask), window_zones))
+        pore_objects = None if pores is None else shift(find_pores(window.crop(pores.mask), window_zones), window)
         metrics = measure(pore_objects, window_zones, mm_per_px, SCORE_REFERENCES[options.method])
     density = None
     if pore_objects is not None and mm_per_px is not None:
@@ -266,6 +199,11 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
             warnings.append("The product simulation needs measured pores, so it was skipped.")
     clock.timings["total"] = sum(clock.timings.values())
     return analysis
+
+
+def shift(pores: Pores, window: FaceWindow) -> Pores:
+    """Pores found in ``window``, at their places in the full frame."""
+    return replace(pores, centroids=pores.centroids + (window.x0, window.y0))
 
 
 def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: float = 1.0,

@@ -15,6 +15,11 @@ CLASSES: tuple[str, ...] = (
 BACKGROUND, SKIN, BROW, EYE, NOSE, LIPS, MOUTH, HAIR, BODY, OCCLUDER = range(len(CLASSES))
 FACIAL_FEATURES = (BROW, EYE, NOSE, LIPS, MOUTH)
 IGNORE = 255  # training labels only: pixels the loss skips
+# PS-Net's training labels only: a faint dark spot that may or may not be a pore, a soft target.
+FAINT = 2
+# PS-Net's training labels only: a structure a person would never call a pore (hair, crease, highlight,
+# drawn line): no pore, taught with extra weight.
+STRUCTURE = 3
 
 # RGB colours for overlays and legends.
 PALETTE: tuple[tuple[int, int, int], ...] = (

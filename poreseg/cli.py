@@ -102,7 +102,7 @@ def eval_command(args: argparse.Namespace) -> int:
         print(evaluate.parser_report(lambda rgb: parse_face(rgb).labels, data))
     elif args.model == "psnet":
         from poreseg.training import evaluate_pores
-        print(evaluate_pores.report(data))
+        return evaluate_pores.main(["--data", str(data)])
     else:
         from poreseg.portrait import segment_portrait
         print(evaluate.portrait_report(segment_portrait, data))

@@ -13,19 +13,35 @@ from poreseg.metrics import ScoreReference
 from poreseg.zones import ZONE_TITLES, ZONES, FaceZones
 
 PORE_OUTLINE = (0, 255, 255)
+UNCERTAIN_OUTLINE = (255, 140, 0)  # pores PS-Net's Monte-Carlo draws disagree on
 ZONE_COLOURS = ((255, 120, 80), (80, 200, 120), (90, 140, 255), (200, 110, 230), (250, 210, 60))
 # ColorBrewer YlOrRd, the colour scale of the interactive heatmap (poreseg.charts), low to high.
 YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 178, 76), (253, 141, 60),
                      (252, 78, 42), (227, 26, 28), (189, 0, 38), (128, 0, 38)], np.float32)
 
 
-def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, colour: tuple[int, int, int] = PORE_OUTLINE) -> np.ndarray:
-    """The photo with a one-pixel ring drawn just outside each pore, so the pore itself stays visible."""
-    mask = np.asarray(pore_mask, np.uint8)
-    ring = cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool) & ~mask.astype(bool)
+def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, uncertain: np.ndarray | None = None,
+                   colour: tuple[int, int, int] = PORE_OUTLINE) -> np.ndarray:
+    """The photo with a one-pixel ring drawn just outside each pore, so the pore itself stays visible;
+    the pores holding a pixel of ``uncertain`` ((K, 2) y, x; ``PoreResult.uncertain``) get an orange ring
+    (UNCERTAIN_OUTLINE)."""
     out = np.array(rgb, np.uint8, copy=True)
-    out[ring] = colour
+    out[_ring(pore_mask)] = colour
+    if uncertain is not None and len(uncertain):
+        out[_ring(pores_at(pore_mask, uncertain))] = UNCERTAIN_OUTLINE
     return out
+
+
+def pores_at(pore_mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """HxW bool: the pores (8-connected components of ``pore_mask``) that hold one of ``pixels`` (y, x)."""
+    _, components = cv2.connectedComponents(np.asarray(pore_mask, np.uint8), connectivity=8)
+    chosen = np.unique(components[pixels[:, 0], pixels[:, 1]])
+    return np.isin(components, chosen[chosen > 0])
+
+
+def _ring(mask: np.ndarray) -> np.ndarray:
+    mask = np.asarray(mask, np.uint8)
+    return cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool) & ~mask.astype(bool)
 
 
 def zones_overlay(rgb: np.ndarray, zones: FaceZones, alpha: float = 0.35) -> np.ndarray:

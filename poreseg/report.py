@@ -170,7 +170,7 @@ def write_report(analysis: Analysis, rgb: np.ndarray, out_dir: str | Path) -> di
         "summary": lambda: summary_sheet(analysis, rgb),
     }
     if analysis.pores is not None:
-        pictures["pores"] = lambda: overlays.pores_outlined(rgb, analysis.pores.mask)
+        pictures["pores"] = lambda: overlays.pores_outlined(rgb, analysis.pores.mask, analysis.pores.uncertain)
     if analysis.density is not None:
         pictures["density"] = lambda: overlays.density_overlay(rgb, analysis.density, analysis.metrics.reference)
     if analysis.after is not None:

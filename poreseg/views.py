@@ -380,7 +380,7 @@ def sources_markdown(suggestions: Suggestions) -> str:
 def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard:
     """Every view of a fresh analysis; ``seconds`` the time it took, ``classes`` the parsing classes shown."""
     analysis, rgb = session.analysis, session.rgb
-    photo = overlays.pores_outlined(rgb, analysis.pores.mask) if analysis.pores_measured else rgb
+    photo = overlays.pores_outlined(rgb, analysis.pores.mask, analysis.pores.uncertain) if analysis.pores_measured else rgb
     parsing, legend = parsing_view(session, classes)
     return Dashboard(
         status=status_line(analysis, seconds),

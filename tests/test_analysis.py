@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, requires_weights
-from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, FaceWindow, analyze, simulate
+from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, analyze, simulate
+from poreseg.face import FaceWindow
 from poreseg.imageio import load_image
 from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, find_pores, pore_score
 from poreseg.pores.scale import EYE_DISTANCE_MM

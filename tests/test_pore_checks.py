@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.training import datasets
 from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureCrop,
                                           StructureSample, SurvivalCurve, SurvivalStep, agreement_statistics,
@@ -113,11 +114,11 @@ def test_the_structures_list_loads_and_every_box_lies_inside_its_image():
 def test_the_landmark_scale_comes_from_the_pupils_of_a_tem_file(tmp_path):
     points = np.zeros((83, 2))
     points[TEM_PUPILS[0]] = (400, 600)
-    points[TEM_PUPILS[1]] = (526, 600)  # 126 px apart: 63 mm / 126 px = 0.5 mm per pixel, a 1 px pore
+    points[TEM_PUPILS[1]] = (526, 600)  # 126 px apart: 63 mm / 126 px = 0.5 mm per pixel
     tem = tmp_path / "face.tem"
     tem.write_text("83\n" + "\n".join(f"{x:g}\t{y:g}" for x, y in points) + "\n1\n0 1\n")
     assert read_tem(tem).shape == (83, 2)
-    assert landmark_pore_px(tem) == pytest.approx(1.0)
+    assert landmark_pore_px(tem) == pytest.approx(TYPICAL_PORE_MM / 0.5)
 
 
 def test_main_exits_with_2_without_the_data_folder(tmp_path, capsys):

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from poreseg.classes import IGNORE
+from poreseg.classes import FAINT, IGNORE, STRUCTURE
 from poreseg.pores import scale, synth
 from poreseg.pores.dog import DogResult, coarse_labels, dog_pores
 
@@ -79,8 +79,11 @@ def test_flat_skin_has_no_pores(seed):
     assert components(dog_pores(skin_patch(seed), whole(), PORE_PX).mask) == 0
 
 
-def test_dark_flat_skin_noise_is_not_pores():
-    assert components(dog_pores(skin_patch(3, level=25, noise=3), whole(), PORE_PX).mask) == 0
+def test_dark_flat_skin_noise_is_rarely_a_pore():
+    """Sensor noise of 12% on very dark skin: DoGPore seeds at z = 2 to find faint pores, so a rare noise
+    blob passes, far fewer than the pores real skin has (hand-marked: one per 292 px2)."""
+    found = components(dog_pores(skin_patch(3, level=25, noise=3), whole(), PORE_PX).mask)
+    assert found <= 0.05 * SIZE * SIZE / 292
 
 
 def test_specular_highlight_and_its_rim_are_not_pores():
@@ -151,8 +154,9 @@ def test_same_pores_under_other_exposure_and_a_lighting_gradient():
     darker = (sample.rgb.astype(np.float32) * 0.7).astype(np.uint8)
     ramp = np.linspace(0.65, 1.35, SIZE, dtype=np.float32)[None, :, None]
     graded = np.clip(sample.rgb.astype(np.float32) * ramp, 0, 255).astype(np.uint8)
+    # The faintest rendered pores sit at the seed threshold, so a few flip under a 2x lighting ramp.
     assert iou(original, dog_pores(darker, whole(), PORE_PX).mask) >= 0.8
-    assert iou(original, dog_pores(graded, whole(), PORE_PX).mask) >= 0.8
+    assert iou(original, dog_pores(graded, whole(), PORE_PX).mask) >= 0.75
 
 
 def test_coarse_labels_are_confident_pores_and_clear_skin():
@@ -161,13 +165,13 @@ def test_coarse_labels_are_confident_pores_and_clear_skin():
     region[:, :20] = False
     result = dog_pores(sample.rgb, region, PORE_PX)
     labels = coarse_labels(result, region)
-    assert labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1, IGNORE}
+    assert labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1, FAINT, STRUCTURE, IGNORE}
     assert (labels[~region] == IGNORE).all()
     assert (labels == 1).any() and not ((labels == 1) & ~result.mask).any()
     # Background is confident only away from every detected pore.
     near_pore = cv2.dilate(result.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     assert not ((labels == 0) & near_pore).any()
-    assert (labels == 0).mean() > 0.3
+    assert (labels == 0).mean() > 0.2
     # Positives sit on real pores.
     assert sample.mask[labels == 1].mean() > 0.7
 
@@ -177,3 +181,37 @@ def test_pore_size_estimated_from_the_skin(pore_px):
     image = synth.render_pores(skin_patch(4, noise=1.0), np.random.default_rng(4), pore_px).rgb
     estimate = scale.estimate_pore_px(image, whole())
     assert 1 / 1.4 < estimate / pore_px < 1.4
+
+
+def test_coarse_labels_never_call_a_faint_blob_skin():
+    """A blob too faint for DoGPore (below its seed) may still be a pore a person marks: a soft target, never a
+    confident negative (issue 11: the old labels called 44% of hand-marked pores 'no pore')."""
+    image = skin_patch(9, noise=0.5).astype(np.float32)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    image *= 1 - 0.035 * np.exp(-((xx - 96) ** 2 + (yy - 96) ** 2) / (2 * (PORE_PX / 2.5) ** 2))[..., None]
+    result = dog_pores(np.clip(image, 0, 255).astype(np.uint8), whole(), PORE_PX)
+    labels = coarse_labels(result, whole())
+    assert not result.mask[90:103, 90:103].any()  # too faint to be detected ...
+    centre = labels[94:99, 94:99]
+    assert (centre == FAINT).any() and not (centre == 0).any()  # ... so a soft target, never a confident negative
+    assert (labels == 0).mean() > 0.2  # while clear skin stays a confident negative
+
+
+def test_coarse_labels_teach_long_dark_lines_as_no_pore():
+    image = skin_patch()
+    cv2.line(image, (20, 40), (170, 150), (90, 72, 63), 1, cv2.LINE_AA)  # a hair
+    result = dog_pores(image, whole(), PORE_PX)
+    labels = coarse_labels(result, whole())
+    on_hair = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.line(on_hair, (30, 47), (160, 143), 1, 1)
+    assert result.structures[on_hair > 0].mean() > 0.5
+    assert (labels[on_hair > 0] == STRUCTURE).mean() > 0.5
+
+
+def test_coarse_labels_cover_each_pore_with_an_ignored_rim():
+    sample = rendered()
+    result = dog_pores(sample.rgb, whole(), PORE_PX)
+    labels = coarse_labels(result, whole())
+    assert ((labels == 1) == result.mask).all()
+    rim = cv2.dilate(result.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~result.mask
+    assert (labels[rim] == IGNORE).all()

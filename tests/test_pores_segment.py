@@ -145,3 +145,24 @@ def test_trained_psnet_on_a_face(example_image):
     result = segment_pores(load_image(example_image))
     assert result.method == "psnet" and result.mask.any()
     assert result.uncertainty.max() > 0
+
+
+def test_uncertain_pores_are_whole_pores_whose_draws_disagree():
+    from poreseg.pores.segment import UNCERTAIN_PORE, uncertain_pores
+    mask = np.zeros((40, 40), bool)
+    mask[5:9, 5:9] = mask[20:24, 20:24] = True
+    uncertainty = np.zeros((40, 40), np.float32)
+    uncertainty[6, 6] = UNCERTAIN_PORE  # one pixel of the first pore
+    uncertainty[30, 30] = 1.0  # outside every pore
+    assert uncertain_pores(mask, uncertainty).tolist() == [[6, 6]]  # one pixel of the first pore only
+    assert uncertain_pores(np.zeros((8, 8), bool), np.ones((8, 8), np.float32)).shape == (0, 2)
+
+
+def test_uncertain_pores_get_their_own_outline():
+    from poreseg import overlays
+    rgb = np.full((30, 30, 3), 128, np.uint8)
+    mask = np.zeros((30, 30), bool)
+    mask[5:8, 5:8] = mask[20:23, 20:23] = True
+    out = overlays.pores_outlined(rgb, mask, np.array([[21, 22]]))
+    assert tuple(out[4, 6]) == overlays.PORE_OUTLINE and tuple(out[19, 21]) == overlays.UNCERTAIN_OUTLINE
+    assert (out[mask] == 128).all()  # the pores themselves stay visible

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from poreseg.classes import IGNORE
-from poreseg.training import synthetic_ceiling
+from poreseg.training import synthetic_ceiling, synthetic_patches
+from poreseg.training.patches import PATCH_PX
 from poreseg.training.pore_patches import PorePhoto, cache_path, save_photo
 
 
@@ -18,16 +19,16 @@ def _skin_photo(key: str, seed: int, size: int = 224) -> PorePhoto:
 
 def test_windows_lie_inside_the_region():
     photo = _skin_photo("a", 0)
-    assert len(synthetic_ceiling.windows(photo)) > 0
+    assert len(synthetic_patches.windows(photo)) > 0
     region = np.zeros_like(photo.region)
     region[:100] = True  # too thin for a window of RENDER_PX
-    assert len(synthetic_ceiling.windows(PorePhoto("b", photo.rgb, photo.labels, region, 4.0))) == 0
+    assert len(synthetic_patches.windows(PorePhoto("b", photo.rgb, photo.labels, region, 4.0))) == 0
 
 
 def test_batches_label_the_rendered_pores_exactly(monkeypatch):
-    monkeypatch.setattr(synthetic_ceiling, "POOL", 4)
-    inputs, labels = next(synthetic_ceiling.synthetic_batches([_skin_photo("a", 0)], 6, seed=1))
-    assert inputs.shape == (6, 3, synthetic_ceiling.PATCH_PX, synthetic_ceiling.PATCH_PX)
+    monkeypatch.setattr(synthetic_patches, "POOL", 4)
+    inputs, labels = next(synthetic_patches.synthetic_batches([_skin_photo("a", 0)], 6, seed=1))
+    assert inputs.shape == (6, 3, PATCH_PX, PATCH_PX)
     assert set(np.unique(labels.numpy())) <= {0, 1, IGNORE}
     pore = labels.numpy() == 1
     assert 0 < pore.mean() < 0.3
@@ -37,7 +38,7 @@ def test_batches_label_the_rendered_pores_exactly(monkeypatch):
 
 
 def test_training_runs_and_saves(tmp_path, monkeypatch):
-    monkeypatch.setattr(synthetic_ceiling, "POOL", 4)
+    monkeypatch.setattr(synthetic_patches, "POOL", 4)
     monkeypatch.setattr(synthetic_ceiling, "BATCH", 2)
     cache = tmp_path / "cache"
     save_photo(cache_path(cache, "tiny/0"), _skin_photo("tiny/0", 0))

@@ -12,8 +12,8 @@ import torch
 
 from poreseg.classes import IGNORE
 from poreseg.training import datasets, train_psnet
-from poreseg.training.evaluate_pores import (DetectionCounts, StabilityTable, component_centroids, mask_dice,
-                                             matched_pairs, match_radius)
+from poreseg.training.evaluate_pores import StabilityTable
+from poreseg.training.pore_scoring import DetectionCounts, component_centroids, mask_dice, match_radius, matched_pairs
 from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, save_photo
 from poreseg.training.train_psnet import pore_loss, pore_shaped, stage_steps, update_labels
 
@@ -161,6 +161,27 @@ def test_pore_loss_skips_ignored_pixels_and_rewards_the_truth():
     assert pore_loss(right, torch.full_like(labels, IGNORE)).item() == 0.0
 
 
+def test_pore_loss_pulls_faint_spots_to_their_soft_target_and_weighs_structures():
+    from poreseg.classes import FAINT, STRUCTURE
+    faint = torch.tensor([[[FAINT]]])
+    at_target = torch.logit(torch.tensor(train_psnet.FAINT_TARGET)).reshape(1, 1, 1, 1)
+    assert pore_loss(at_target, faint) < pore_loss(at_target + 3, faint)
+    assert pore_loss(at_target, faint) < pore_loss(at_target - 3, faint)
+    # A structure costs more than plain skin when called a pore.
+    called_pore = torch.tensor([[[[4.0, -4.0, 4.0]]]])  # the first pixel wrongly, the others rightly
+    as_skin, as_structure = torch.tensor([[[0, 0, 1]]]), torch.tensor([[[STRUCTURE, 0, 1]]])
+    assert pore_loss(called_pore, as_structure) > pore_loss(called_pore, as_skin)
+
+
+def test_pseudo_labels_never_turn_a_structure_into_a_pore():
+    from poreseg.classes import STRUCTURE
+    labels = np.full((9, 9), STRUCTURE, np.uint8)
+    probability = np.ones((9, 9), np.float32)
+    probability[0] = 0.0  # a pore-shaped prediction elsewhere would be taken; here everything stays
+    updated = update_labels(labels, probability, np.zeros((9, 9), np.float32), np.ones((9, 9), bool), 4.0)
+    assert (updated == STRUCTURE).all()
+
+
 # --- data split -----------------------------------------------------------------------------------
 
 def _fake_mste(root: Path, per_level: dict[str, int]) -> None:
@@ -243,3 +264,39 @@ def test_cache_refuses_entries_of_another_labeller(tmp_path, monkeypatch):
     assert not pore_patches.is_current(path)
     with pytest.raises(SystemExit, match="run python -m poreseg.training.pore_patches again"):
         load_cache(tmp_path)
+
+
+def test_benchmark_facts_measure_rendered_pores_as_the_hand_marked_ones_were():
+    from poreseg.pores import synth
+    from poreseg.training.evaluate_pores import REAL_PORE_FACTS, benchmark_facts
+    rng = np.random.default_rng(0)
+    base = np.clip(150 + 2 * rng.standard_normal((128, 128, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    samples = [synth.render_pores(base, np.random.default_rng(seed), 4.0) for seed in range(4)]
+    facts = benchmark_facts(samples)
+    assert 0.7 < facts.median_diameter < 1.4  # rendered around the expected diameter
+    assert facts.diameter_range[0] < facts.median_diameter < facts.diameter_range[1]
+    assert 0 <= facts.reaching_z3 <= 1 and 0 <= facts.darker_4pc <= 1
+    assert [name for name, *_ in facts.rows()] == list(REAL_PORE_FACTS)
+
+
+def test_plain_dog_reference_marks_the_darkest_blobs_inside_the_region():
+    from poreseg.training.pore_scoring import plain_dog_method
+    image = np.full((64, 64, 3), 150, np.uint8)
+    image[30:34, 30:34] = 110
+    region = np.ones((64, 64), bool)
+    region[:, :10] = False
+    mask = plain_dog_method(image, region, 4.0)
+    assert mask[31, 31] and not mask[:, :10].any() and mask.mean() < 0.05
+
+
+def test_batches_mix_in_rendered_patches_at_the_share_asked(monkeypatch):
+    from poreseg.training import negatives
+    monkeypatch.setattr(train_psnet, "POOL", 3)
+    monkeypatch.setattr(negatives, "NEGATIVE_SHARE", 0.0)
+    rng = np.random.default_rng(0)
+    size = 224
+    rgb = np.clip(rng.normal([180, 130, 110], 4, (size, size, 3)), 0, 255).astype(np.uint8)
+    photo = PorePhoto("a", rgb, np.full((size, size), IGNORE, np.uint8), np.ones((size, size), bool), 4.0)
+    _, labels = next(train_psnet.batches([photo], [photo.labels], 8, seed=0, synthetic_share=0.5))
+    rendered = [(lab != IGNORE).any() for lab in labels.numpy()]  # the real photo's labels are all IGNORE
+    assert sum(rendered) == 4

@@ -152,6 +152,23 @@ class DetailDecoder(nn.Module):
         return self.fuse1(self.image1(image) + self.up2(y))
 
 
+class Calibration(nn.Module):
+    """What a trained pore network's probability means, fitted on validation patches after training
+    (``poreseg.training.calibrate_psnet``) and stored with its weights: a logit scale and bias (Platt
+    scaling: the probability then matches how often a pixel of that probability is a pore) and the
+    threshold on the calibrated probability that makes the pore mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("logit_scale", torch.tensor(1.0))
+        self.register_buffer("logit_bias", torch.tensor(0.0))
+        self.register_buffer("threshold", torch.tensor(0.5))
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated probability of raw logits (in place)."""
+        return logits.mul_(self.logit_scale).add_(self.logit_bias).sigmoid_()
+
+
 class PSNet(nn.Module):
     def __init__(self, high_frequency_attention: bool = True, bayesian: bool = True,
                  widths: tuple[int, int, int, int] = (16, 24, 48, 96), context_width: int = 32,
@@ -164,6 +181,7 @@ class PSNet(nn.Module):
         self.detail = DetailDecoder(widths, high_frequency_attention)
         self.context = BayesianContextDecoder(widths[3], context_width, bayesian, dropout)
         self.head = nn.Conv2d(DetailDecoder.FULL_WIDTH, 1, 3, padding=1)
+        self.calibration = Calibration()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pore logits (N, 1, H, W). In train mode the dropout samples, as in one Monte-Carlo draw."""
@@ -176,7 +194,8 @@ class PSNet(nn.Module):
     def predict(self, x: torch.Tensor, samples: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         """(probability, uncertainty), each (N, 1, H, W) in [0, 1].
 
-        The probability is the mean over ``samples`` Monte-Carlo draws of the context decoder; the
+        The probability is the mean over ``samples`` Monte-Carlo draws of the context decoder, each
+        calibrated (``Calibration``); the
         uncertainty is twice the standard deviation of the drawn probabilities (a standard deviation
         of values in [0, 1] is at most 0.5). The encoder and the detail decoder run once. The draws
         are seeded: the same input gives the same answer. Without the Bayesian module there is
@@ -190,7 +209,7 @@ class PSNet(nn.Module):
         # All draws at once, (draws, N, 4, h, w): a few large operations rather than many small ones,
         # which on a busy machine each wait for every thread.
         n, _, h, w = detail.shape
-        p = torch.addcmul(biases.view(draws, n, 1, h, w), detail, gains.view(draws, n, 1, h, w)).sigmoid_()
+        p = self.calibration(torch.addcmul(biases.view(draws, n, 1, h, w), detail, gains.view(draws, n, 1, h, w)))
         mean = p.mean(0)
         std = p.sub_(mean).square_().mean(0).sqrt_()
         return mean, std.mul_(2).clamp_(max=1)
@@ -232,6 +251,7 @@ class PlainUNet(nn.Module):
                                 zip(widths[:0:-1], widths[-2::-1]))
         self.merge = nn.ModuleList(DoubleConv(2 * c, c) for c in widths[-2::-1])
         self.head = nn.Conv2d(widths[0], 1, 1)
+        self.calibration = Calibration()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -247,5 +267,5 @@ class PlainUNet(nn.Module):
     def predict(self, x: torch.Tensor, samples: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         """(probability, uncertainty zeros); ``samples`` is accepted for PSNet's signature and unused:
         a deterministic network has nothing to sample."""
-        probability = torch.sigmoid(self(x))
+        probability = self.calibration(self(x))
         return probability, torch.zeros_like(probability)

@@ -22,7 +22,9 @@ EYE_DISTANCE_MM = 63.0
 # 0.1-0.6 mm2 in area (about 0.35-0.9 mm across). Checked on the mste portraits: with 0.5 mm, the scale from the eye distance and the
 # characteristic size of the cheeks' own dark blobs (estimate_pore_px) agree to a median ratio of 1.07,
 # 90% of cheek crops within a factor of 1.6; visible pits there are 3-6 px at 0.08-0.18 mm per pixel.
-TYPICAL_PORE_MM = 0.5
+# The pores people mark by hand on a real close-up (issue 11) have a median equivalent diameter 1.15
+# times what 0.5 mm predicts there, so the expected diameter is 0.575 mm.
+TYPICAL_PORE_MM = 0.575
 
 # An eye pair is believed only when it looks like one: the smaller eye at least this share of the
 # larger one's area (a closed or far-turned eye is labelled much smaller than an open one), ...

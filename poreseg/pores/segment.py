@@ -26,22 +26,20 @@ from poreseg.imageio import as_rgb8
 from poreseg.inference import inference_copy, prepare_for_inference
 from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
 from poreseg.pores.dog import dog_pores
-from poreseg.pores.scale import estimate_pore_px, mm_per_px_from_labels, pore_px_from_mm_per_px
-from poreseg.skin import MARGIN_MM, skin_region
+from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.weights import load_weights
 
 METHODS = ("psnet", "dog")
-PORE_THRESHOLD = 0.5  # on the mean Monte-Carlo probability
 MC_SAMPLES = 8
+# A pore is drawn as uncertain when the Monte-Carlo spread (2 x std) somewhere in it reaches this: the
+# draws disagree by at least +-0.15 in probability, i.e. the Bayesian module is unsure whether it is one.
+UNCERTAIN_PORE = 0.3
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
 # Tiles stacked into one network pass: fewer, larger operations (on a busy machine every operation
 # waits for all its threads), while memory stays bounded (about 0.3 GB at three 768 px tiles).
 TILES_PER_PASS = 3
-# Without a believable pair of eyes there is no mm scale; the margin around the facial features is
-# then this share of the feature box's longer side (about 3 mm of a 100 mm brow-to-brow span).
-FALLBACK_MARGIN_SHARE = 0.03
 
 # Input normalisation: log intensity minus its local (Gaussian) mean, per colour. Exposure, skin tone
 # and smooth lighting gradients become (nearly) zero; what remains is relative contrast, of which a pore
@@ -65,6 +63,9 @@ class PoreResult:
     mm_per_px: float | None  # face scale, None when unknown (no eyes, or a mask without a scale)
     method: str
     pore_px: float  # expected pore diameter in pixels of the input
+    # (K, 2) int32 (y, x): one pixel of each pore the network is unsure of (UNCERTAIN_PORE); none for "dog".
+    # Points, not a map: sessions keep results for minutes.
+    uncertain: np.ndarray
 
 
 def prepare_input(rgb: np.ndarray) -> torch.Tensor:
@@ -164,7 +165,25 @@ class PoreSegmenter:
             full[y0:y1, x0:x1] = np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], 0)
             maps.append(full)
         probability, uncertainty = maps
-        return PoreResult(probability >= PORE_THRESHOLD, probability, uncertainty, mm_per_px, "psnet", pore_px)
+        # The threshold was chosen on validation data with the network's calibration (Calibration).
+        mask = probability >= float(self.net.calibration.threshold)
+        return PoreResult(mask, probability, uncertainty, mm_per_px, "psnet", pore_px,
+                          uncertain_pores(mask, uncertainty))
+
+
+def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
+    """(K, 2) int32 (y, x): the most uncertain pixel of each pore (8-connected component of ``mask``) whose
+    uncertainty reaches UNCERTAIN_PORE there."""
+    if not mask.any():
+        return np.zeros((0, 2), np.int32)
+    x0, y0, x1, y1 = bounding_box(mask)
+    count, components = cv2.connectedComponents(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(components)
+    ids, values = components[ys, xs], uncertainty[y0:y1, x0:x1][ys, xs]
+    order = np.lexsort((values, ids))  # by pore, the most uncertain pixel last
+    last = order[np.r_[np.nonzero(np.diff(ids[order]))[0], len(order) - 1]]
+    unsure = last[values[last] >= UNCERTAIN_PORE]
+    return np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
 
 
 def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
@@ -175,20 +194,17 @@ def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> tor
     return F.pad(inside, pad) if any(pad) else inside
 
 
-def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, float | None]:
-    """The pore region of the largest face and its mm per pixel (``mm_per_px`` if given, else from the
-    eye distance; None without a believable eye pair)."""
+def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, float | None, float]:
+    """The pore region of the largest face (``poreseg.face.locate``, as the app analyses it), its mm per
+    pixel (``mm_per_px`` if given, else from the eye distance; None without a believable eye pair) and
+    its expected pore diameter in pixels."""
+    from poreseg.face import locate
     from poreseg.parsing import parse_face
     parsing = parse_face(rgb)
     if parsing.faces_found == 0:
         raise PoreError("no face found; pass a skin mask to analyse a close-up of skin")
-    mm_per_px = mm_per_px or mm_per_px_from_labels(parsing.labels, parsing.face_box)
-    if mm_per_px:
-        margin_px = MARGIN_MM / mm_per_px
-    else:
-        bx0, by0, bx1, by1 = parsing.face_box
-        margin_px = FALLBACK_MARGIN_SHARE * max(bx1 - bx0, by1 - by0)
-    return skin_region(parsing.labels, margin_px), mm_per_px
+    face = locate(rgb, parsing, mm_per_px)
+    return face.region, face.mm_per_px, face.pore_px
 
 
 _default_segmenter: PoreSegmenter | None = None
@@ -209,7 +225,8 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
         raise PoreError(f"unknown pore method {method!r}: choose one of {', '.join(METHODS)}")
     rgb = as_rgb8(rgb)
     if skin_mask is None:
-        region, mm_per_px = face_region(rgb, mm_per_px)
+        region, mm_per_px, face_pore_px = face_region(rgb, mm_per_px)
+        pore_px = pore_px or face_pore_px
     else:
         region = np.asarray(skin_mask) != 0
         if region.ndim != 2:
@@ -224,7 +241,7 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
     if method == "dog":
         found = dog_pores(rgb, region, pore_px)
         return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
-                          "dog", pore_px)
+                          "dog", pore_px, np.zeros((0, 2), np.int32))
     global _default_segmenter
     if _default_segmenter is None:
         _default_segmenter = PoreSegmenter()

@@ -19,9 +19,13 @@ import numpy as np
 BASE_CLOSING = 2.5
 BASE_KEEP_DEPTH = 1.5
 
-# Pore population of one sample. Density as the spacing between pores in pore diameters, log-uniform
-# from dense (oily T-zone) to sparse skin.
-SPACING_RANGE = (2.5, 10.0)
+# The population is calibrated to hand-marked pores of a real close-up (issue 11): one pore per 292 px2,
+# a mean spacing of about 3.5 diameters; diameters from 0.65 to 1.45 times the median (10th-90th
+# percentile), the median being the expected diameter (scale.TYPICAL_PORE_MM); faint: only 55% are 4%
+# darker than the skin at their centre, and people mark them all.
+# Density as the spacing between pores in pore diameters, log-uniform from dense (oily T-zone) to
+# sparser skin.
+SPACING_RANGE = (2.6, 4.8)
 MIN_GAP = 1.2  # centres at least this many (mean) radii apart: pores rarely merge
 # Diameter: lognormal around the expected diameter (sigma of its log), clipped to this range of it.
 DIAMETER_LOG_SIGMA = 0.3
@@ -30,14 +34,14 @@ DIAMETER_RANGE = (0.5, 2.2)
 # lines) with a per-pore jitter (radians).
 ELONGATION_SIGMA = 0.5
 ORIENTATION_JITTER = 0.35
-# Depth: relative darkening at the centre, lognormal (median, sigma of its log), as measured on the
-# visible pits of mste cheeks (about 10-50%); FAINT_SHARE of the pores are drawn from FAINT_DEPTH instead:
-# real but too faint to tell from skin texture, so never in the ground truth.
-DEPTH_MEDIAN = 0.25
-DEPTH_LOG_SIGMA = 0.5
-MAX_DEPTH = 0.6
-FAINT_SHARE = 0.15
-FAINT_DEPTH = (0.01, 0.06)
+# Depth: relative darkening at the centre, lognormal (median, sigma of its log), so that, once blurred
+# by the camera, about half of the pores are 4% darker than the skin; FAINT_SHARE of the pores are drawn from FAINT_DEPTH instead:
+# as faint as the skin's micro-relief, so never in the ground truth.
+DEPTH_MEDIAN = 0.1
+DEPTH_LOG_SIGMA = 0.6
+MAX_DEPTH = 0.3
+FAINT_SHARE = 0.1
+FAINT_DEPTH = (0.003, 0.01)
 # Profile: darkening = depth * 2^(-rho^k), rho the elliptical radius in nominal radii, so the darkening
 # is half the depth on the nominal outline; k from soft (Gaussian-like) to steep-walled.
 EDGE_SHARPNESS = (2.5, 6.0)
@@ -51,9 +55,9 @@ WALL_HIGHLIGHT = 0.15
 CHANNEL_DARKENING = np.array([0.75, 1.0, 1.05], np.float32)
 # Ground truth: pores whose darkening, as the camera blurs it, stands out from skin texture and camera
 # noise (relative depth, grey levels, multiples of the noise sigma); see render_pores.
-MIN_VISIBLE_DEPTH = 0.1
-MIN_VISIBLE_GREY_LEVELS = 6.0
-MIN_VISIBLE_NOISE = 3.0
+MIN_VISIBLE_DEPTH = 0.03
+MIN_VISIBLE_GREY_LEVELS = 3.0
+MIN_VISIBLE_NOISE = 2.0
 # Camera: lighting gradient across the patch (relative change end to end), Gaussian lens blur (sigma px),
 # sensor noise (grey levels: a constant read noise plus shot noise of this many levels at full scale),
 # JPEG quality.
@@ -216,3 +220,9 @@ class _Camera:
         _, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                   [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def jpeg_copy(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` (uint8 RGB) after a JPEG round trip at ``quality``."""
+    _, encoded = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])

@@ -179,7 +179,11 @@ human pore label. From the module's documentation:
 `poreseg.segment_pores(rgb, method="psnet")` parses the face, builds the pore region (skin and nose away
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
 the region's bounding box in overlapping tiles ({inference_samples} Monte-Carlo samples; pore where the
-mean probability is at least {threshold}).
+mean calibrated probability is at least {threshold:.2f}; a pore whose draws disagree by 2 x std >=
+{uncertain_pore} somewhere is drawn with an orange outline as uncertain).
+
+Calibration (`python -m poreseg.training.calibrate_psnet`, stored in the weights as the network's
+`calibration` buffers): {calibration}
 
 sha256: {sha}
 
@@ -187,8 +191,12 @@ sha256: {sha}
 
 Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
 
-1. **Coarse labels** from DoGPore (`poreseg/pores/dog.py`, `coarse_labels`): 1 on confident pores, 0 on
-   skin confidently without a pore, ignored elsewhere (pore borders, weak blobs, outside the region).
+1. **Coarse labels** from DoGPore (`poreseg/pores/dog.py`, `coarse_labels`), recall first: 1 on every
+   DoGPore pore over its whole extent; ignored on every faint dark spot at the pore scale (z >= 1, which
+   may be a pore a person would mark) and within a pore diameter of it, on each pore's one-pixel rim and
+   outside the region; 0 on the rest of the skin and on dark lines and large blobs (hairs, creases,
+   moles). **Drawn negatives** (`poreseg/training/negatives.py`): half of the patches get hairs, creases,
+   freckles, highlights, pen lines or hard JPEG drawn in, labelled 0.
 2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
    photo's region with {mc_samples} Monte-Carlo samples. A prediction is confident when its
    uncertainty is at most {uncertain} and its probability at least {pore_probability} (pore) or at most
@@ -304,12 +312,12 @@ def evaluate_portrait(net, data: Path) -> tuple[str, str]:
 
 
 def evaluate_psnet(net, data: Path) -> tuple[str, str]:
-    from poreseg.training import evaluate_pores
+    from poreseg.training import evaluate_pores, pore_variants
     # The ablations from their default paths; the full model is the card's own, not yet described by any card.
-    nets = {**evaluate_pores.trained_nets(exclude=("psnet",)), "psnet": net}
+    nets = {**pore_variants.trained_nets(exclude=("psnet",)), "psnet": net}
     result = evaluate_pores.evaluate(data, nets, log=lambda message: print(message, flush=True))
     f1 = {name: score.f1 for name, score in result.synthetic.items()}
-    psnet, dog = evaluate_pores.PSNET_LABEL, evaluate_pores.DOG_LABEL
+    psnet, dog = pore_variants.PSNET_LABEL, pore_variants.DOG_LABEL
     return result.markdown(), targets_table([
         ("PS-Net synthetic object F1", ">=", 0.85, f1[psnet]),
         ("PS-Net object F1 minus DoGPore's", ">=", 0.10, f1[psnet] - f1[dog]),
@@ -318,7 +326,8 @@ def evaluate_psnet(net, data: Path) -> tuple[str, str]:
     ])
 
 
-def psnet_facts(data: Path, steps: int, rounds: int) -> dict:
+def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
+    from poreseg.training import patches
     from poreseg.training import train_psnet as t
     test = datasets.pore_sources(data, "test")
     train = datasets.pore_sources(data, "train")
@@ -327,23 +336,27 @@ def psnet_facts(data: Path, steps: int, rounds: int) -> dict:
     from poreseg.training.pore_patches import DEFAULT_CACHE
     stages = t.stage_steps(steps, rounds)
     described = [f"{stages[0]} on coarse labels"] + [f"{n} in round {k}" for k, n in enumerate(stages[1:], 1)]
-    return dict(n_mste_test=len(test), n_mste_train=sum(s.key.startswith("mste/") for s in train),
+    c = net.calibration
+    calibration = (f"logits scaled by {float(c.logit_scale):.3f} and shifted by {float(c.logit_bias):.3f} (Platt "
+                   "scaling on pores rendered into training photos), threshold "
+                   f"{float(c.threshold):.2f}, the best pixel Dice there.")
+    return dict(threshold=float(c.threshold), calibration=calibration, n_mste_test=len(test), n_mste_train=sum(s.key.startswith("mste/") for s in train),
                 n_sources=len(train), n_used=len(list(DEFAULT_CACHE.rglob("*.npz"))),
-                architecture=inspect.cleandoc(psnet_net.__doc__), threshold=segment.PORE_THRESHOLD,
+                architecture=inspect.cleandoc(psnet_net.__doc__), uncertain_pore=segment.UNCERTAIN_PORE,
                 inference_samples=segment.MC_SAMPLES,
                 max_pore_px=segment.MAX_PORE_PX, pore_centred=t.PORE_CENTRED_SHARE, test_share=datasets.MSTE_TEST_SHARE,
                 n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
                 stages=", ".join(described), mc_samples=t.MC_SAMPLES, uncertain=t.UNCERTAIN,
                 pore_probability=t.PORE_PROBABILITY, skin_probability=t.SKIN_PROBABILITY, batch=t.BATCH,
                 lr=t.LEARNING_RATE, gce_q=t.GCE_Q, max_pore_weight=t.MAX_PORE_WEIGHT,
-                tversky_fp=t.TVERSKY_FALSE_POSITIVE, tversky_fn=t.TVERSKY_FALSE_NEGATIVE, patch=t.PATCH_PX,
-                scale_low=t.SCALE_RANGE[0], scale_high=t.SCALE_RANGE[1], rotation=t.ROTATION_SD_DEG)
+                tversky_fp=t.TVERSKY_FALSE_POSITIVE, tversky_fn=t.TVERSKY_FALSE_NEGATIVE, patch=patches.PATCH_PX,
+                scale_low=patches.SCALE_RANGE[0], scale_high=patches.SCALE_RANGE[1], rotation=patches.ROTATION_SD_DEG)
 
 
 def card_facts(model: str, data: Path) -> dict:
     """Sizes of the data sources (counted from the data folder) and the training constants."""
-    from poreseg.training import occlusion, parser_data, train_parser, train_portrait
     from poreseg import parsing, portrait
+    from poreseg.training import occlusion, parser_data, train_parser, train_portrait
     count = {key: len(value) for key, value in {
         "n_fasseg": datasets.fasseg(data, "v2_train") + datasets.fasseg(data, "v3_fit"),
         "n_celeb": datasets.celeb1k(data, "train") + datasets.celeb1k(data, "val"),
@@ -382,10 +395,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     import torch
+
+    from poreseg.classes import CLASSES
     from poreseg.models.parser_net import FaceParserNet
     from poreseg.models.portrait_net import PortraitNet
     from poreseg.models.psnet_net import PSNet
-    from poreseg.classes import CLASSES
     from poreseg.weights import WEIGHTS_DIR, sha256
 
     name = {"parser": "face_parser", "portrait": "portrait", "psnet": "psnet"}[args.model]
@@ -407,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_text = str(args.data) if args.data else "../shared/data"
     card_text = {"parser": PARSER_CARD, "portrait": PORTRAIT_CARD, "psnet": PSNET_CARD}[args.model]
-    facts = psnet_facts(data, args.steps, args.rounds) if args.model == "psnet" else card_facts(args.model, data)
+    facts = psnet_facts(data, args.steps, args.rounds, net) if args.model == "psnet" else card_facts(args.model, data)
     text = card_text.format(
         **facts, data=data_text, setup=COMMON_SETUP.format(data=data_text),
         params=sum(p.numel() for p in net.parameters()), size=len(blob), size_mb=len(blob) / 1e6, sha=digest,

@@ -50,12 +50,12 @@ from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
 from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
 from poreseg.pores.scale import EYE_DISTANCE_MM, TYPICAL_PORE_MM, pore_px_from_mm_per_px, window_around_middle
-from poreseg.pores.synth import pore_free_base
+from poreseg.pores.synth import jpeg_copy, pore_free_base
 from poreseg.training import datasets
-from poreseg.training.evaluate_pores import (DOG_LABEL, PSNET_LABEL, VARIANTS, PoreMethod, component_centroids,
-                                             dog_method, jpeg_copy, match_radius, matched_pairs, net_method,
-                                             trained_nets)
 from poreseg.training.pore_patches import face_skin
+from poreseg.training.pore_scoring import (PoreMethod, component_centroids, dog_method, match_radius, matched_pairs,
+                                           net_method)
+from poreseg.training.pore_variants import DOG_LABEL, PSNET_LABEL, VARIANTS, trained_nets
 
 STRUCTURES_CSV = Path(__file__).with_name("structures.csv")
 SKIN = "skin"  # crops of plain skin: the crop sheet, and the base of the synthetic structures

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from poreseg import face as face_module
 from poreseg import skin as skin_module
+from poreseg import zones as zones_module
 from poreseg.pores import dog, scale, segment
 from poreseg.pores.dog import coarse_labels, dog_pores
-from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.pores.segment import PoreError, face_region
 from poreseg.training import datasets
 from poreseg.weights import WEIGHTS_DIR
@@ -30,6 +31,7 @@ from poreseg.weights import WEIGHTS_DIR
 DEFAULT_CACHE = Path("cache/pores")
 # What the cached regions, scales and coarse labels depend on.
 LABELLER_FILES = (Path(dog.__file__), Path(scale.__file__), Path(skin_module.__file__), Path(segment.__file__),
+                  Path(face_module.__file__), Path(zones_module.__file__),
                   WEIGHTS_DIR / "face_parser.pt")
 
 
@@ -42,7 +44,7 @@ def labeller_fingerprint() -> str:
 
 @dataclass(frozen=True)
 class FaceSkin:
-    """Where and at what scale the pores of a photo are analysed, as ``segment_pores`` does it."""
+    """Where and at what scale the pores of a photo are analysed, as the app does it (``face.locate``)."""
 
     region: np.ndarray  # HxW bool
     pore_px: float
@@ -52,12 +54,11 @@ class FaceSkin:
 def face_skin(rgb: np.ndarray) -> FaceSkin | None:
     """The pore region and scale of the photo's largest face; None without a face or a region."""
     try:
-        region, mm_per_px = face_region(rgb, None)
+        region, mm_per_px, pore_px = face_region(rgb, None)
     except PoreError:
         return None
     if not region.any():
         return None
-    pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
     return FaceSkin(region, pore_px, mm_per_px)
 
 

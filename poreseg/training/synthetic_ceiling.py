@@ -13,60 +13,16 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Iterator
 
-import cv2
-import numpy as np
 import torch
 
-from poreseg.pores.segment import prepare_input
-from poreseg.pores.synth import SynthSample, pore_free_base, render_pores
 from poreseg.training import loop
-from poreseg.training.evaluate_pores import VARIANTS, build_net
-from poreseg.training.pore_patches import DEFAULT_CACHE, PorePhoto, load_cache
-from poreseg.training.train_psnet import (BATCH, CHECKPOINT_EVERY, LEARNING_RATE, PATCH_PX, pore_loss, random_patch,
-                                          skin_jitter, synthetic_validation)
+from poreseg.training.pore_patches import DEFAULT_CACHE, load_cache
+from poreseg.training.pore_variants import VARIANTS, build_net
+from poreseg.training.synthetic_patches import synthetic_batches
+from poreseg.training.train_psnet import BATCH, CHECKPOINT_EVERY, LEARNING_RATE, pore_loss, synthetic_validation
 
-RENDER_PX = 3 * PATCH_PX // 2  # rendered at native scale, wide enough for most scales and rotations
-MIN_REGION_COVER = 0.9
 SYNTHETIC = next(variant for variant in VARIANTS if variant.labels == "synthetic")
-# Rendering takes longer than a training step: a pool of renders is drawn once and each is cut, scaled,
-# rotated and jittered afresh every time it is used (about 16 times in 2000 steps).
-POOL = 2000
-
-
-def windows(photo: PorePhoto) -> np.ndarray:
-    """Top-left corners (y, x) of the RENDER_PX windows that lie mostly inside the photo's region."""
-    cover = cv2.boxFilter(photo.region.astype(np.float32), -1, (RENDER_PX, RENDER_PX), borderType=cv2.BORDER_CONSTANT)
-    half = RENDER_PX // 2
-    ys, xs = np.nonzero(cover[half:photo.region.shape[0] - half + 1, half:photo.region.shape[1] - half + 1]
-                        >= MIN_REGION_COVER)
-    return np.stack([ys, xs], axis=1)
-
-
-def render_pool(photos: list[PorePhoto], count: int, rng: np.random.Generator) -> list[SynthSample]:
-    corners = [windows(photo) for photo in photos]
-    usable = [i for i, c in enumerate(corners) if len(c)]
-    pool = []
-    for i in rng.choice(usable, count):
-        y0, x0 = corners[i][rng.integers(len(corners[i]))]
-        window = photos[i].rgb[y0:y0 + RENDER_PX, x0:x0 + RENDER_PX]
-        pool.append(render_pores(pore_free_base(window, photos[i].pore_px), rng, photos[i].pore_px))
-    return pool
-
-
-def synthetic_batches(photos: list[PorePhoto], batch_size: int, seed: int) -> Iterator:
-    rng = np.random.default_rng(seed)
-    pool = render_pool(photos, POOL, rng)
-    while True:
-        xs, ys = [], []
-        for i in rng.integers(len(pool), size=batch_size):
-            sample = pool[i]
-            view, label = random_patch(sample.rgb, sample.mask.astype(np.uint8), sample.pore_px,
-                                       (RENDER_PX // 2, RENDER_PX // 2), rng)
-            xs.append(prepare_input(skin_jitter(view, rng)))
-            ys.append(label)
-        yield torch.cat(xs), torch.from_numpy(np.stack(ys))
 
 
 def main(argv: list[str] | None = None) -> None:
