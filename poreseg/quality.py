@@ -7,8 +7,8 @@ says why, but still shows what is reliable (face parsing, zones). The other chec
 | check | measures | limit | blocking |
 |---|---|---|---|
 | face_size | eye distance in pixels | >= 48 px | yes |
-| resolution | expected pore diameter in pixels | >= 1.5 px | yes |
-| detail | expected pore diameter in pixels (when resolved) | >= 2 px | no: only larger pores are seen |
+| resolution | expected pore diameter in pixels | >= 2.4 px | yes |
+| detail | expected pore diameter in pixels (when resolved) | >= 3.2 px | no: only larger pores are seen |
 | sharpness | fine-over-coarse texture energy on the skin | >= 0.2 | yes |
 | dark | median skin grey level | >= 40 | no |
 | overexposed | share of skin pixels with a saturated channel | <= 0.15 | no |
@@ -27,11 +27,14 @@ from poreseg.zones import FaceFrame, face_oval_mask
 # Below this eye distance the parser sees the face at under a quarter of its input size and the zones
 # lose their shape (the face is then about 150 px tall).
 MIN_EYE_DISTANCE_PX = 48.0
-# A pore narrower than this covers under two pixels (pi x 0.75^2 = 1.8): it cannot be told apart from
-# sensor noise and JPEG blocks.
-MIN_PORE_PX = 1.5
-# Pores of the typical size are resolved from here; between the two limits only larger ones are.
-DETAILED_PORE_PX = 2.0
+# Where the pore detectors stop seeing what they see at full resolution: sharp close-ups downscaled step
+# by step (``python -m poreseg.training.pore_checks``, resolution survival) keep under half of their
+# full-resolution pores once a typical pore is 2.1-2.9 px wide (DoGPore; PS-Net alike), about 2.4 px in
+# the middle. Below MIN_PORE_PX the pore numbers would be mostly missed pores: they are not given.
+MIN_PORE_PX = 2.4
+# From here about 70% or more of the full-resolution pores are still found; between the two limits the
+# smaller pores are missed and counts are lower bounds.
+DETAILED_PORE_PX = 3.2
 # Sharpness: RMS of the finest texture band over a band eight times coarser, on the skin, at a scale
 # where a pore is SHARPNESS_PORE_PX wide. Portraits measured 0.19-1.17 (21 MST-E portraits and 5
 # examples); the only one under the limit (0.19) shows no pore texture at 1:1. The same photos blurred

@@ -558,7 +558,7 @@ def crop_sheet(data_dir: Path, crops: list[StructureCrop], methods: dict[str, Po
         panels = [_titled(_zoomed(rgb), f"{Path(crop.image).stem[:8]} Monk {crop.monk or '?'} {crop.note}")]
         for name, method in methods.items():
             mask = method(rgb, whole, scale.pore_px)
-            panels.append(_titled(pores_outlined(_zoomed(rgb), _zoomed(mask.astype(np.uint8)), SHEET_OUTLINE),
+            panels.append(_titled(pores_outlined(_zoomed(rgb), _zoomed(mask.astype(np.uint8)), colour=SHEET_OUTLINE),
                                   f"{name}: {len(component_centroids(mask))} pores, pore {scale.pore_px:.1f} px"))
         gap = np.full((panels[0].shape[0], SHEET_GAP_PX, 3), 255, np.uint8)
         rows.append(np.hstack([part for panel in panels for part in (panel, gap)][:-1]))
