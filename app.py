@@ -6,9 +6,9 @@ Layout and wiring only; everything the page shows comes from poreseg.views.
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
 closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
-Gradio's copy of an uploaded photo is deleted as soon as the photo is read (read_photo), its bytes kept in
-memory for a minute for identical uploads sent at the same moment; the periodic cache sweep removes
-anything older than a session that is left. The log holds sizes, timings and exception types, never
+Gradio's copy of an uploaded photo is deleted UPLOAD_LINGER_SECONDS after it is read (its preview in the
+browser loads from it meanwhile), or UPLOAD_ORPHAN_SECONDS after it was sent if no request reads it, and
+never while a queued request names it (sweep_uploads). The log holds sizes, timings and exception types, never
 images or file names.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,9 +54,10 @@ REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the sa
                f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
 SESSION_SECONDS = 60 * views.SESSION_MINUTES
 CACHE_SWEEP_SECONDS = 60
-# Identical uploads share one file, deleted by the first request to read it: the others, whose events may
-# reach the queue a moment later, read its bytes from memory for this long (views.RecentUploads).
-RECENT_UPLOADS = views.RecentUploads(seconds=60, max_bytes=4 * MAX_FILE_BYTES)
+UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
+UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
+UPLOAD_SWEEP_SECONDS = 5
+UPLOADS = views.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES}
@@ -90,17 +92,36 @@ def _stopped(started: float, error: Exception) -> views.Failure:
 
 
 def read_photo(path: str, previous: views.Session | None = None):
-    """The photo at ``path`` decoded, Gradio's copy of the upload deleted as it is read (RECENT_UPLOADS), but
-    not the examples, which Gradio keeps for every visitor. The previous analysis's photo, analysed again,
-    comes from the session."""
+    """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by sweep_uploads). The
+    previous analysis's photo, analysed again, comes from the session."""
     if previous is not None and previous.source == path:
         return previous.rgb
-    pinned = any(path in getattr(block, "keep_in_cache", ()) for block in demo.blocks.values())
-    uploaded = path in demo.upload_file_set and not pinned
-    data = RECENT_UPLOADS.take(path, delete=uploaded)
-    if uploaded:
-        demo.upload_file_set.discard(path)  # or the sweep would look for it on every round
-    return load_image(data, Path(path).name)
+    return load_image(UPLOADS.read(path), Path(path).name)
+
+
+def _needed_files() -> set[str]:
+    """The examples, which Gradio keeps for every visitor, and the files queued or running requests name."""
+    needed = {path for block in demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
+    for event in list(demo._queue.event_ids_to_events.values()):
+        for value in (event.data.data if event.data is not None else ()):
+            if isinstance(value, dict) and value.get("path"):
+                needed.add(value["path"])
+    return needed
+
+
+def sweep_uploads() -> None:
+    """Delete the uploads nothing needs any more (views.Uploads.sweep)."""
+    for path in UPLOADS.sweep(list(demo.upload_file_set), _needed_files()):
+        demo.upload_file_set.discard(path)
+
+
+def _sweep_uploads_forever() -> None:
+    while True:
+        time.sleep(UPLOAD_SWEEP_SECONDS)
+        try:
+            sweep_uploads()
+        except Exception as error:  # the next round tries again; never a traceback in the log
+            log.warning("upload sweep failed: %s", type(error).__name__)
 
 
 def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | None = None):
@@ -323,6 +344,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     demo.unload(forget_session)
 
 demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+threading.Thread(target=_sweep_uploads_forever, name="poreseg-upload-sweep", daemon=True).start()
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")

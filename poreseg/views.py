@@ -13,8 +13,7 @@ import re
 import shutil
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,65 +104,59 @@ class Table:
     rows: list[list[str]]
 
 
-class RecentUploads:
-    """Gradio's copies of uploaded photos: each is read once and deleted from disk at once (uploads are not
-    kept beyond their request), and its bytes stay in memory for a short while.
+class Uploads:
+    """Gradio's copies of uploaded photos, deleted soon after use, without racing the browser.
 
-    Gradio names an upload by its content, so identical photos uploaded at about the same moment share one
-    file, and the request that reads it first cannot know whether another request for it is still on its
-    way: its event may reach the queue after the upload, and Gradio moves an uploaded file into place only
-    after answering the upload. Such a request reads the bytes from memory instead: for ``seconds`` after
-    they were last asked for, and within ``max_bytes`` in all (oldest dropped first). When they are dropped,
-    a file that was moved into place late is deleted too, unless it was uploaded after they were last asked
-    for (then it is a new upload, for a request still to come). Safe to call from Gradio's worker threads.
+    The browser shows an upload's preview from Gradio's copy while the analysis reads it, so deleting the
+    copy as it is read breaks the preview. Instead ``sweep`` (run every few seconds) deletes each upload
+    once nothing still needs it: no queued or running request names it, and it was read ``linger_seconds``
+    ago (time for its preview to load) or, if never read (a request cancelled or refused), uploaded
+    ``orphan_seconds`` ago. Gradio names an upload by its content, so identical photos uploaded at about
+    the same moment share one file: the queued requests of the others keep it. Safe to use from Gradio's
+    worker threads.
     """
 
-    def __init__(self, seconds: float, max_bytes: int, clock: Callable[[], float] = time.time):
-        self.seconds, self.max_bytes, self.clock = seconds, max_bytes, clock
-        self._asked: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # path -> (last asked, bytes)
+    def __init__(self, linger_seconds: float, orphan_seconds: float, clock: Callable[[], float] = time.time):
+        self.linger_seconds, self.orphan_seconds, self.clock = linger_seconds, orphan_seconds, clock
+        self._read: dict[str, float] = {}  # path -> when it was last read
         self._lock = threading.Lock()
 
-    def take(self, path: str, delete: bool = True) -> bytes:
-        """The photo uploaded at ``path``: read from disk (and, if ``delete``, the file and its folder once
-        empty deleted), or from memory when another request has read and deleted it lately."""
+    def read(self, path: str) -> bytes:
+        """The bytes of the photo uploaded at ``path`` (refused with its size when over the limit)."""
         file = Path(path)
         with self._lock:
-            now = self.clock()
-            self._drop_older_than(now - self.seconds)
-            if file.is_file():
-                if file.stat().st_size > MAX_FILE_BYTES:
-                    return load_image(file)  # refused with its size, before anything is read
-                data = file.read_bytes()
-                if not delete:
-                    return data
-                _delete_upload(file)
-            elif path in self._asked:
-                data = self._asked.pop(path)[1]
-            else:
-                raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted once analysed); "
-                                     "upload the photo again")
-            self._asked[path] = (now, data)
-            while sum(len(kept) for _, kept in self._asked.values()) > self.max_bytes:
-                self._drop_oldest()
-        timer = threading.Timer(self.seconds, self.expire)
-        timer.daemon = True
-        timer.start()
-        return data
+            if not file.is_file():
+                raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted a minute after "
+                                     "they are sent or analysed); upload the photo again")
+            if file.stat().st_size > MAX_FILE_BYTES:
+                load_image(file)  # refused with its size, before anything is read
+            self._read[path] = self.clock()
+            return file.read_bytes()
 
-    def expire(self, now: float | None = None) -> None:
-        """Drop what was last asked for ``seconds`` before ``now`` (default: the clock's now)."""
+    def sweep(self, uploads: Iterable[str], needed: Collection[str], now: float | None = None) -> list[str]:
+        """Delete those of ``uploads`` (paths) that nothing needs any more (see the class docstring);
+        ``needed`` are the paths queued or running requests name. Returns the paths deleted or gone."""
+        now = self.clock() if now is None else now
+        done = []
         with self._lock:
-            self._drop_older_than((self.clock() if now is None else now) - self.seconds)
-
-    def _drop_older_than(self, moment: float) -> None:
-        while self._asked and next(iter(self._asked.values()))[0] <= moment:
-            self._drop_oldest()
-
-    def _drop_oldest(self) -> None:
-        path, (asked, _) = self._asked.popitem(last=False)
-        with suppress(OSError):  # no file: the usual case
-            if Path(path).stat().st_mtime <= asked:
-                _delete_upload(Path(path))
+            for path in uploads:
+                if path in needed:
+                    continue
+                try:
+                    uploaded = Path(path).stat().st_mtime
+                except OSError:
+                    done.append(path)
+                    self._read.pop(path, None)
+                    continue
+                read = self._read.get(path)
+                # A file uploaded again after it was read is a new upload, for a request still to come.
+                due = (read + self.linger_seconds if read is not None and read >= uploaded
+                       else uploaded + self.orphan_seconds)
+                if now >= due:
+                    _delete_upload(Path(path))
+                    done.append(path)
+                    self._read.pop(path, None)
+        return done
 
 
 def _delete_upload(file: Path) -> None:
@@ -189,7 +182,7 @@ class Session:
     analysis: Analysis
     folder: Path
     # The upload the photo was read from: analysed again (another method), the photo comes from here, as
-    # Gradio's copy of the upload is deleted once read (RecentUploads).
+    # Gradio's copy of the upload is deleted soon after it is read (Uploads).
     source: str | None = None
     person: np.ndarray = field(init=False)  # float32 person probability, at most CUTOUT_MAX_SIDE on a side
 

@@ -51,54 +51,38 @@ def test_before_after_table_pairs_the_columns():
     assert table.rows == [["nose", "30", "20", "0.50", "0.30", "40", "55"]]
 
 
-def test_an_upload_is_deleted_once_read_and_its_twins_read_it_from_memory(tmp_path):
+def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while_a_request_needs_it(tmp_path):
     from poreseg.imageio import ImageLoadError
-    from poreseg.views import RecentUploads
+    from poreseg.views import Uploads
 
     now = [1000.0]
-    uploads = RecentUploads(seconds=60, max_bytes=10, clock=lambda: now[0])
+    uploads = Uploads(linger_seconds=20, orphan_seconds=45, clock=lambda: now[0])
 
-    def uploaded(name: str, content: bytes = b"photo", at: float | None = None) -> str:
+    def uploaded(name: str, at: float | None = None) -> str:
         path = tmp_path / "content-hash" / name  # as Gradio stores it: a folder named by the content
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(content)
+        path.write_bytes(b"photo")
         os.utime(path, (now[0] if at is None else at,) * 2)
         return str(path)
 
     path = uploaded("a.jpg")
-    assert uploads.take(path) == b"photo" and not Path(path).parent.exists()
-    now[0] += 50  # an identical upload whose request comes after the first deleted their shared file
-    assert uploads.take(path) == b"photo"
-    now[0] += 59  # and a third: the minute runs from the last time the bytes were asked for
-    assert uploads.take(path) == b"photo"
-    now[0] += 61
+    assert uploads.read(path) == b"photo"
+    assert uploads.sweep([path], needed=set(), now=now[0] + 19) == [] and Path(path).exists()  # preview loading
+    # An identical upload's request still queued keeps the shared file, however long it waits.
+    assert uploads.sweep([path], needed={path}, now=now[0] + 600) == [] and Path(path).exists()
+    assert uploads.sweep([path], needed=set(), now=now[0] + 20) == [path]
+    assert not Path(path).parent.exists()  # the content-named folder goes with its last file
     with pytest.raises(ImageLoadError, match="a.jpg: this upload is gone .* upload the photo again"):
-        uploads.take(path)
-    # Another name in the same folder (same content): the folder goes with the last of them.
-    first, second = uploaded("a.jpg"), uploaded("b.jpg")
-    uploads.take(first)
-    assert Path(second).exists()
-    uploads.take(second)
-    assert not Path(second).parent.exists()
-    # A twin's file that Gradio moves into place after its request was served from memory is deleted when
-    # the bytes are dropped; a file uploaded after they were last asked for is a new upload, and stays.
-    late, taken = uploaded("a.jpg", at=now[0] - 1), now[0]
-    uploads.expire(now=taken + 59)
-    assert Path(late).exists()
-    uploads.expire(now=taken + 60)
-    assert not Path(late).exists()
-    uploads.take(uploaded("a.jpg"))
-    new = uploaded("a.jpg", at=now[0] + 1)
-    uploads.expire(now=now[0] + 60)
-    assert Path(new).exists()
-    # Within the byte budget only: the oldest bytes go first.
-    assert uploads.take(new) == b"photo"
-    assert uploads.take(uploaded("big.jpg", b"0123456789")) == b"0123456789"
-    with pytest.raises(ImageLoadError):
-        uploads.take(new)
-    # What must stay (the examples) is read and left in place.
-    example = uploaded("example.jpg")
-    assert uploads.take(example, delete=False) == b"photo" and Path(example).exists()
+        uploads.read(path)
+    # Never read (the request was cancelled or turned away): gone a little later, still within the minute.
+    orphan = uploaded("b.jpg")
+    assert uploads.sweep([orphan], needed=set(), now=now[0] + 44) == []
+    assert uploads.sweep([orphan], needed=set(), now=now[0] + 45) == [orphan] and not Path(orphan).exists()
+    # Uploaded again after it was read: a new upload, for a request still to come.
+    again = uploaded("c.jpg")
+    uploads.read(again)
+    os.utime(again, (now[0] + 30,) * 2)
+    assert uploads.sweep([again], needed=set(), now=now[0] + 40) == [] and Path(again).exists()
 
 
 @pytest.fixture(scope="module")
