@@ -167,6 +167,8 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
         zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
         heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
+        after_view: gr.Radio(choices=views.before_after_views(analysis),
+                             value=views.default_before_after_view(analysis)),
         suggestions_table: _table(board.suggestions), routine: board.routine, sources: board.sources,
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
     }
@@ -193,11 +195,11 @@ def show_classes(session, classes):
         return None, None
 
 
-def show_before_after(session, product, strength, weeks):
+def show_before_after(session, product, strength, weeks, view):
     """The chosen product's before/after, recomputed on the stored analysis (no new face parsing)."""
     started = time.perf_counter()
     try:
-        result = views.before_after(session, product, strength, weeks)
+        result = views.before_after(session, product, strength, weeks, view)
     except Exception as error:
         return None, _stopped(started, error).markdown, None
     return result.pair, result.note, _table(result.table)
@@ -301,6 +303,9 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                                              info="how fully the routine is followed", min_width=200)
                         weeks = gr.Slider(0, FULL_COURSE_WEEKS, value=FULL_COURSE_WEEKS, step=1, label="Weeks of use",
                                           min_width=200)
+                    after_view = gr.Radio(choices=[("whole face", views.FACE_VIEW)], value=views.FACE_VIEW,
+                                          label="Show", info="a zone where its pores are densest, enlarged; or the "
+                                          "whole face", elem_id="after-view")
                     after_note = gr.Markdown(views.NO_SESSION)
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
@@ -327,17 +332,19 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     analysed = gr.on(
         triggers=[image.change, analyse_button.click], fn=analyse, inputs=[image, method, classes, state],
         outputs=[status, state, score, zones_table, details, parsing_image, legend_image, pores_image, zoom_gallery,
-                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, suggestions_table, routine,
-                 sources, *download_buttons],
+                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, after_view, suggestions_table,
+                 routine, sources, *download_buttons],
         preprocess=False, trigger_mode="always_last", concurrency_id="analysis", api_visibility="private")
-    before_after_inputs = [state, product, strength, weeks]
+    before_after_inputs = [state, product, strength, weeks, after_view]
     before_after_outputs = [after_slider, after_note, after_table]
     chained = {"concurrency_id": "analysis", "api_visibility": "private", "show_progress": "minimal"}
     analysed.then(show_before_after, before_after_inputs, before_after_outputs, **chained
                   ).then(prepare_downloads, state, download_buttons, **chained)
-    gr.on(triggers=[product.change, strength.change, weeks.change], fn=show_before_after,
+    # The downloads carry the before/after the user set: drawn again after each change.
+    gr.on(triggers=[product.input, strength.input, weeks.input, after_view.input], fn=show_before_after,
           inputs=before_after_inputs, outputs=before_after_outputs, trigger_mode="always_last",
-          concurrency_id="analysis", api_visibility="private")
+          concurrency_id="analysis", api_visibility="private"
+          ).then(prepare_downloads, state, download_buttons, **chained)
     classes.change(show_classes, [state, classes], [parsing_image, legend_image], trigger_mode="always_last",
                    concurrency_id="analysis", api_visibility="private")
     gr.api(analyze_photo, api_name="analyze", concurrency_id="analysis")

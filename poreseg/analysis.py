@@ -275,7 +275,7 @@ def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: flo
     if analysis.pores is None:
         raise AnalysisError("Pores could not be measured in this photo, so there is nothing to simulate.")
     simulation = simulate_product(as_rgb8(rgb), analysis.pores.mask, analysis.region, get_product(product_id),
-                                  strength, weeks)
+                                  strength, weeks, analysis.pore_px)
     pores = segment_pores(simulation.after, skin_mask=analysis.region, method=analysis.method,
                           mm_per_px=analysis.mm_per_px, pore_px=analysis.pore_px)
     pore_objects = find_pores(pores.mask, analysis.zones)

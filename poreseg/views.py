@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from poreseg import charts, draw, overlays, report
-from poreseg.analysis import Analysis, AnalysisError, simulate
+from poreseg.analysis import AfterProduct, Analysis, AnalysisError, simulate
 from poreseg.classes import BACKGROUND, CLASSES
 from poreseg.imageio import MAX_FILE_BYTES, ImageLoadError, load_image
 from poreseg.metrics import SCORE_BANDS
@@ -45,6 +45,13 @@ PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
 DISPLAY_MAX_SIDE = 4096
 CUTOUT_MAX_SIDE = 1600  # the cut-out shows the person's outline, not skin detail: a smaller PNG
 ZOOM_SIDE = 320  # px of the photo in each 1:1 zone crop
+FACE_VIEW = "face"  # the before/after of the whole face; the other views are zones
+# A zone's before/after shows this many typical pore widths across, enlarged to BEFORE_AFTER_SIDE px: a pore
+# is then about 12 px on the page, where a change of a few grey levels is visible.
+VIEW_PORES_ACROSS = 60
+MIN_VIEW_PX = 96
+BEFORE_AFTER_SIDE = 720
+VISIBLE_GREY_LEVELS = 8
 JPEG_QUALITY = 90  # with 4:4:4 chroma, so one-pixel pore outlines keep their colour
 PNG_COMPRESSION = report.PNG_COMPRESSION
 
@@ -185,6 +192,7 @@ class Session:
     # Gradio's copy of the upload is deleted soon after it is read (Uploads).
     source: str | None = None
     person: np.ndarray = field(init=False)  # float32 person probability, at most CUTOUT_MAX_SIDE on a side
+    after: AfterProduct | None = None  # the before/after last shown, for the report downloads
 
     def __post_init__(self):
         self.person = fit(self.analysis.person, CUTOUT_MAX_SIDE)
@@ -405,35 +413,101 @@ def before_after_table(before: list[list[str]], after: list[list[str]]) -> Table
     return Table(headers, rows)
 
 
-def before_after(session: Session | None, product_id: str | None, strength: float, weeks: float) -> BeforeAfter:
-    """The product's simulated effect on the face (before/after pictures), its note and the metrics
-    measured again on the simulated photo."""
+def before_after_views(analysis: Analysis) -> list[tuple[str, str]]:
+    """(label, value) of the before/after views: each zone with pores, then the whole face."""
+    counts = {zone: m.pore_count for zone, m in analysis.metrics.zones.items()}
+    return [(ZONE_TITLES[zone], zone) for zone in ZONES if counts.get(zone)] + [("whole face", FACE_VIEW)]
+
+
+def default_before_after_view(analysis: Analysis) -> str:
+    """The zone with the most pores per cm² of skin (per pixel without a scale): where the effect shows most."""
+    zones = analysis.metrics.zones
+    measured = [zone for zone in ZONES if zones[zone].pore_count]
+    if not measured:
+        return FACE_VIEW
+    return max(measured, key=lambda zone: zones[zone].pore_count / max(zones[zone].skin_area_px, 1))
+
+
+def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
+    """A square of the photo in ``zone`` where its pores are densest, VIEW_PORES_ACROSS typical pores wide
+    (at least MIN_VIEW_PX), so that shown at BEFORE_AFTER_SIDE a pore is several screen pixels across."""
+    zone_mask = analysis.zones.labels == ZONES.index(zone) + 1
+    ys, xs = np.nonzero(zone_mask)
+    h, w = analysis.image_size
+    side = min(h, w, max(MIN_VIEW_PX, round(VIEW_PORES_ACROSS * analysis.pore_px)))
+    if ys.size == 0:
+        cy, cx = h // 2, w // 2
+    else:
+        box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+        pores = (analysis.pores.mask[box] & zone_mask[box]).astype(np.float32)
+        density = cv2.boxFilter(pores, -1, (side, side), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        density[~zone_mask[box]] = -1  # centred on the zone itself
+        y, x = np.unravel_index(np.argmax(density), density.shape)
+        cy, cx = box[0].start + y, box[1].start + x
+    y0, x0 = min(max(0, cy - side // 2), h - side), min(max(0, cx - side // 2), w - side)
+    return slice(y0, y0 + side), slice(x0, x0 + side)
+
+
+def enlarge(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` scaled so that its long side is ``side`` px: enlarged smoothly, or shrunk."""
+    scale = side / max(image.shape[:2])
+    if scale <= 1:
+        return fit(image, side)
+    size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+
+
+def visible_change(before: np.ndarray, after: np.ndarray) -> float:
+    """The share of pixels whose grey level differs by VISIBLE_GREY_LEVELS or more."""
+    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.int16) for image in (before, after)]
+    return float((np.abs(grey[1] - grey[0]) >= VISIBLE_GREY_LEVELS).mean())
+
+
+def before_after(session: Session | None, product_id: str | None, strength: float, weeks: float,
+                 view: str | None = None) -> BeforeAfter:
+    """The product's simulated effect, shown on ``view`` (a zone, at a zoom where pores show, or FACE_VIEW;
+    by default the zone where pores are densest), its note and the metrics measured again on the
+    simulated photo. The simulation is kept on the session for the report downloads."""
     if session is None:
         return BeforeAfter(None, NO_SESSION, None)
     if not product_id:
+        session.after = None
         return BeforeAfter(None, "Choose a product to see its simulated effect on the pores.", None)
     analysis = session.analysis
     if not analysis.pores_measured:
         return BeforeAfter(None, "The simulation needs measured pores, and this photo has none (see Overview).",
                            None)
     after = simulate(analysis, session.rgb, product_id, strength, weeks)
-    rows, cols = report.face_window(analysis)
-    before_path = session.picture("before.jpg", lambda: fit(session.rgb[rows, cols], DISPLAY_MAX_SIDE))
-    after_path = session.picture(f"after-{product_id}-{strength:g}-{weeks:g}.jpg",
-                                 lambda: fit(after.simulation.after[rows, cols], DISPLAY_MAX_SIDE))
+    # Kept for the report (its numbers), not its pictures: the simulated photo and pore maps would
+    # double the session's memory.
+    session.after = replace(after, pores=None, simulation=replace(after.simulation, after=None))
+    view = view if view in (FACE_VIEW, *ZONES) else default_before_after_view(analysis)
+    if view == FACE_VIEW:
+        rows, cols = report.face_window(analysis)
+        show = lambda image: fit(image[rows, cols], DISPLAY_MAX_SIDE)  # noqa: E731
+    else:
+        rows, cols = pore_view_window(analysis, view)
+        show = lambda image: enlarge(image[rows, cols], BEFORE_AFTER_SIDE)  # noqa: E731
+    before_shown, after_shown = show(session.rgb), show(after.simulation.after)
+    before_path = session.picture(f"before-{view}.jpg", lambda: before_shown)
+    after_path = session.picture(f"after-{view}-{product_id}-{strength:g}-{weeks:g}.jpg", lambda: after_shown)
     product, simulation = get_product(product_id), after.simulation
-    note = (f"**{product.name}**, {weeks:g} weeks at {strength:.0%} strength: about "
-            f"{simulation.expected_reduction:.0%} less visible pore area (its full 12-week effect: "
-            f"{product.effect_12w:.0%}). {int(simulation.changed.sum()):,} pixels changed, all on pores; the rest "
-            "of the photo is untouched. Pores and scores are measured again on the simulated photo. An "
-            "illustration from published effects, not a promise.")
+    width = f", {(cols.stop - cols.start) * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
+    place = "the whole face" if view == FACE_VIEW else f"the {ZONE_TITLES[view]} where its pores are densest{width}"
+    note = (f"**{product.name}**, {weeks:g} weeks at {strength:.0%} strength: pores about "
+            f"{simulation.expected_reduction:.0%} smaller and {simulation.expected_reduction:.0%} fainter (its full "
+            f"12-week effect: {product.effect_12w:.0%} less visible pore area). Shown: {place}; "
+            f"{visible_change(before_shown, after_shown):.1%} of these pixels change by {VISIBLE_GREY_LEVELS} grey "
+            "levels or more, all on pores; the rest of the skin is untouched. Pores and scores are measured again "
+            "on the simulated photo. An illustration from published effects, not a promise.")
     return BeforeAfter((before_path, after_path), note,
                        before_after_table(report.zone_table(analysis.metrics), report.zone_table(after.metrics)))
 
 
 def report_files(session: Session) -> dict[str, Path]:
-    """The downloads: report.json (schema 1), zones.csv and a PNG summary sheet, in the session's folder."""
-    analysis = session.analysis
+    """The downloads: report.json (schema 1), zones.csv and a PNG summary sheet, in the session's folder,
+    with the before/after last shown."""
+    analysis = replace(session.analysis, after=session.after)
     folder = session.folder / "report"
     folder.mkdir(exist_ok=True)
     files = {"json": folder / "poreseg-report.json", "csv": folder / "poreseg-zones.csv",

@@ -153,19 +153,34 @@ def test_parsing_toggles_redraw_only_the_chosen_classes(session):
 
 @requires_models
 def test_before_after_and_report_files(session):
-    from poreseg.views import before_after, report_files
+    from poreseg.views import (BEFORE_AFTER_SIDE, FACE_VIEW, before_after, before_after_views,
+                               default_before_after_view, report_files, visible_change)
 
-    result = before_after(session, "retinoid", 1.0, 12)
+    views = [value for _, value in before_after_views(session.analysis)]
+    assert views[-1] == FACE_VIEW and default_before_after_view(session.analysis) in views[:-1]
+    result = before_after(session, "retinoid", 1.0, 12)  # the zone where pores are densest, enlarged
     before, after = (np.asarray(Image.open(path)) for path in result.pair)
-    assert before.shape == after.shape and (before != after).any()
+    assert before.shape == after.shape == (BEFORE_AFTER_SIDE, BEFORE_AFTER_SIDE, 3)
+    assert f"{visible_change(before, after):.1%} of these pixels change" in result.note
+    face = before_after(session, "retinoid", 1.0, 12, FACE_VIEW)
+    before, after = (np.asarray(Image.open(path)) for path in face.pair)
+    assert before.shape == after.shape and (before != after).any() and before.shape[0] > BEFORE_AFTER_SIDE
     whole_face = result.table.rows[-1]
     assert whole_face[0] == "whole face" and int(whole_face[2]) < int(whole_face[1])  # fewer pores after
     assert "Retinoid" in result.note and "not a promise" in result.note
     assert before_after(session, None, 1.0, 12).pair is None
     assert before_after(None, "retinoid", 1.0, 12).pair is None
 
+    before_after(session, "niacinamide_serum", 0.5, 8)
+    files = report_files(session)  # with the before/after last shown
+    report = json.loads(files["json"].read_text())
+    assert report["schema"] == 1
+    assert (report["simulation"]["product"], report["simulation"]["strength"], report["simulation"]["weeks"]) == \
+        ("niacinamide_serum", 0.5, 8)
+    assert "after_score" in files["csv"].read_text().splitlines()[0]
+    before_after(session, None, 1.0, 12)
+    assert json.loads(report_files(session)["json"].read_text())["simulation"] is None
     files = report_files(session)
-    assert json.loads(files["json"].read_text())["schema"] == 1
     assert files["csv"].read_text().splitlines()[0].startswith("zone,pore_count")
     with Image.open(files["png"]) as sheet:
         assert sheet.format == "PNG"
