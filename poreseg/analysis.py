@@ -39,6 +39,7 @@ from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
 from poreseg.quality import Quality, assess
+from poreseg.scores import score_tenths
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
 from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.suggest import Suggestions, suggest
@@ -69,6 +70,16 @@ class AnalysisOptions:
             raise ValueError("strength must be in [0, 1] and weeks >= 0")
 
 
+def metrics_dict(metrics: FaceMetrics) -> dict:
+    """``metrics.to_dict()`` with each score to a tenth rounded down (poreseg.scores), so that it lies in
+    the band beside it: rounded to the nearest, 69.96 would read 70.0, "Good"."""
+    numbers = metrics.to_dict()
+    for place, metric in [(numbers["face"], metrics.face), *zip(numbers["zones"].values(), metrics.zones.values())]:
+        if metric.score is not None:
+            place["score"] = score_tenths(metric.score)
+    return numbers
+
+
 @dataclass
 class AfterProduct:
     """A product's simulated effect, measured like the original photo."""
@@ -82,7 +93,7 @@ class AfterProduct:
         s = self.simulation
         return {"product": s.product_id, "strength": s.strength, "weeks": s.weeks,
                 "expected_reduction": round(s.expected_reduction, 4), "changed_pixels": int(s.changed.sum()),
-                **self.metrics.to_dict()}
+                **metrics_dict(self.metrics)}
 
 
 @dataclass
@@ -120,7 +131,7 @@ class Analysis:
             "scale_source": "eye distance (63 mm assumed)" if self.mm_per_px is not None else None,
             "pore_px": round(self.pore_px, 3),
             "pores_measured": self.pores_measured,
-            **self.metrics.to_dict(),
+            **metrics_dict(self.metrics),
             "warnings": list(self.warnings),
             "faces_found": self.parsing.faces_found,
             "face_box": None if self.parsing.face_box is None else list(self.parsing.face_box),

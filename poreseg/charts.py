@@ -13,6 +13,7 @@ from PIL import Image
 from poreseg.density import DensityMap
 from poreseg.metrics import SCORE_BANDS, FaceMetrics, ScoreReference
 from poreseg.overlays import density_top
+from poreseg.scores import whole_score
 from poreseg.zones import ZONE_TITLES, ZONES
 
 BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "Average": "#fee08b",
@@ -89,10 +90,10 @@ def zone_scores_figure(metrics: FaceMetrics) -> go.Figure:
     figure.add_trace(go.Bar(
         x=[title for title, _ in measured], y=[m.score for _, m in measured],
         marker_color=[BAND_COLOURS[m.band] for _, m in measured], marker_line={"color": "#333", "width": 1},
-        text=[f"{m.score:.0f}" for _, m in measured], textposition="outside",
+        text=[str(whole_score(m.score)) for _, m in measured], textposition="outside",
         customdata=[[m.band, m.pore_count, m.density_per_cm2 if m.density_per_cm2 is not None else float("nan"),
                      100 * m.area_fraction] for _, m in measured],
-        hovertemplate=("%{x}: score %{y:.0f} (%{customdata[0]})<br>%{customdata[1]} pores, "
+        hovertemplate=("%{x}: score %{text} (%{customdata[0]})<br>%{customdata[1]} pores, "
                        "%{customdata[2]:.1f}/cm², %{customdata[3]:.2f}% of the skin<extra></extra>")))
     figure.update_yaxes(range=[0, 105], title="pore score (higher is better)")
     figure.update_xaxes(categoryorder="array", categoryarray=[title for title, _ in places])

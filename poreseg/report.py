@@ -18,6 +18,7 @@ from PIL import Image
 from poreseg import overlays
 from poreseg.analysis import Analysis
 from poreseg.metrics import FaceMetrics, PoreMetrics
+from poreseg.scores import whole_score
 from poreseg.zones import ZONE_TITLES
 
 ZONE_COLUMNS = ("zone", "pore_count", "density_per_cm2", "mean_diameter_mm", "p95_diameter_mm", "area_fraction",
@@ -107,7 +108,7 @@ def zone_table(metrics: FaceMetrics) -> list[list[str]]:
         area = None if numbers.area_fraction is None else 100 * numbers.area_fraction
         table.append(["whole face" if zone == "face" else ZONE_TITLES[zone], cell(numbers.pore_count, "d"),
                       cell(numbers.density_per_cm2, ".1f"), cell(numbers.mean_diameter_mm, ".2f"), cell(area, ".2f"),
-                      cell(numbers.score, ".0f"), numbers.band or "-"])
+                      cell(None if numbers.score is None else whole_score(numbers.score), "d"), numbers.band or "-"])
     return table
 
 
@@ -115,7 +116,7 @@ def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
     """The headline score, the scale, the zone table and the warnings, on white."""
     face = analysis.metrics.face
     headline = ("Pores not measured in this photo" if face.score is None
-                else f"Pore score {face.score:.0f} / 100 ({face.band})")
+                else f"Pore score {whole_score(face.score)} / 100 ({face.band})")
     scale = ("no mm scale (eyes not both visible)" if analysis.mm_per_px is None
              else f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
     table = zone_table(analysis.metrics)

@@ -33,6 +33,7 @@ from poreseg.pores.scale import EYE_DISTANCE_MM
 from poreseg.pores.segment import segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import get_product
+from poreseg.scores import whole_score
 from poreseg.suggest import Suggestions
 from poreseg.weights import WeightsError
 from poreseg.zones import ZONE_TITLES, ZONES
@@ -257,7 +258,7 @@ def fit(image: np.ndarray, max_side: int) -> np.ndarray:
 def status_line(analysis: Analysis, seconds: float) -> str:
     face = analysis.metrics.face
     h, w = analysis.image_size
-    result = (f"pore score **{face.score:.0f} / 100 ({face.band})**" if face.score is not None
+    result = (f"pore score **{whole_score(face.score)} / 100 ({face.band})**" if face.score is not None
               else "**pores not measured** (see Overview)")
     found = analysis.parsing.faces_found
     faces = "1 face" if found == 1 else f"{found} faces, the largest analysed"
@@ -282,7 +283,7 @@ def score_markdown(analysis: Analysis) -> str:
     if face.score is None:
         return ("## Pores not measured in this photo\nThe face parsing, zones and cut-out are still shown; the "
                 "warnings below say why pores could not be measured.")
-    lines = [f"## Pore score {face.score:.0f} / 100 · {face.band}",
+    lines = [f"## Pore score {whole_score(face.score)} / 100 · {face.band}",
              f"Higher is better. Bands: {BANDS_TEXT}.", ""]
     skin = (f" on {face.skin_area_cm2:.1f} cm² of analysed skin: {face.density_per_cm2:.1f} per cm², mean diameter "
             f"{face.mean_diameter_mm:.2f} mm" if face.skin_area_cm2 and face.pore_count else "")

@@ -3,6 +3,7 @@ called through gradio_client. The browser test (tests/test_app_browser.py) cover
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_dashboard_views_of_a_close_up(session):
 
     board = dashboard(session, 1.0, list(PARSING_CLASSES))
     face = session.analysis.metrics.face
-    assert f"Pore score {face.score:.0f} / 100" in board.score and face.band in board.score
+    assert f"Pore score {math.floor(face.score)} / 100 · {face.band}" in board.score
     assert "pore score" in board.status and "DoGPore" in board.status
     assert board.zones_table.rows[-1][:2] == ["whole face", str(face.pore_count)]
     assert "mm per pixel" in board.details and "Photo quality" in board.details
