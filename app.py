@@ -59,8 +59,22 @@ UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancel
 UPLOAD_SWEEP_SECONDS = 5
 UPLOADS = views.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
+# On a phone the columns stack: the photo stays small, table cells break between words only, and the page
+# scrolls to the results once a photo is analysed (PHONE_SCROLL; after a failure the message beside the
+# photo stays in view).
+PHONE_CSS = """
+#results table { font-variant-numeric: tabular-nums; }
+#results th, #results td { word-break: normal; overflow-wrap: normal; hyphens: none; }
+@media (max-width: 640px) {
+  #photo .image-container, #photo img { max-height: 240px; }
+  #results table { font-size: 13px; }
+  #results th, #results td { padding: 4px 5px; }
+}
+"""
+PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
+                "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
-LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES}
+LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
 IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
 ZOOM_HEIGHT = 240
 DOWNLOADS = (("json", "Report (JSON)"), ("csv", "Zones (CSV)"), ("png", "Summary sheet (PNG)"))
@@ -135,8 +149,9 @@ def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | 
     return rgb, analysis, seconds
 
 
-def _table(table: views.Table | None):
-    return None if table is None else {"headers": table.headers, "data": table.rows}
+def _table(table: views.Table | None, title: str) -> str:
+    """The table under its title; nothing at all without one (no empty table with placeholder headers)."""
+    return "" if table is None else f"#### {title}\n\n{table.markdown}"
 
 
 def analyse(image, method, classes, previous, progress=gr.Progress()):
@@ -163,13 +178,13 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         gr.Warning(html.escape(message))
     return {
         status: board.status, state: session,
-        score: board.score, zones_table: _table(board.zones_table), details: board.details,
+        score: board.score, zones_table: _table(board.zones_table, "Pores by zone"), details: board.details,
         parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
         zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
         heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
         after_view: gr.Radio(choices=views.before_after_views(analysis),
                              value=views.default_before_after_view(analysis)),
-        suggestions_table: _table(board.suggestions), routine: board.routine, sources: board.sources,
+        suggestions: board.suggestions, routine: board.routine, sources: board.sources,
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
     }
 
@@ -177,9 +192,9 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
 def _cleared(message: str) -> dict:
     """Every result emptied, ``message`` in the status line."""
     return {
-        status: message, state: None, score: "", zones_table: None, details: "", parsing_image: None,
+        status: message, state: None, score: "", zones_table: "", details: "", parsing_image: None,
         pores_image: None, zoom_gallery: None, zones_image: None, cutout_image: None, heatmap_note: "",
-        density_plot: None, scores_plot: None, suggestions_table: None, routine: "", sources: "",
+        density_plot: None, scores_plot: None, suggestions: "", routine: "", sources: "",
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
     }
 
@@ -202,14 +217,14 @@ def show_before_after(session, product, strength, weeks, view):
         result = views.before_after(session, product, strength, weeks, view)
     except Exception as error:
         return None, _stopped(started, error).markdown, None
-    return result.pair, result.note, _table(result.table)
+    return result.pair, result.note, _table(result.table, "Measured before and after")
 
 
 def prepare_downloads(session):
     """The report files of the session's analysis, behind the download buttons."""
     started = time.perf_counter()
     files = {}
-    if session is not None:
+    if session is not None and not session.closed:  # a newer analysis may have replaced it meanwhile
         try:
             files = views.report_files(session)
         except Exception as error:
@@ -252,7 +267,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo", type="filepath", image_mode=None,
-                             sources=["upload", "webcam", "clipboard"])
+                             sources=["upload", "webcam", "clipboard"], elem_id="photo")
             method = gr.Radio(choices=views.METHOD_CHOICES, value="psnet", label="Pore method", info=METHOD_INFO)
             analyse_button = gr.Button("Analyse", variant="primary")
             status = gr.Markdown(READY, elem_id="status")
@@ -262,11 +277,10 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                 with gr.Accordion("Example photos: sources and licences", open=False):
                     gr.Markdown((EXAMPLES_DIR / "CREDITS.md").read_text(encoding="utf-8"))
         with gr.Column(scale=2, min_width=300):
-            with gr.Tabs(elem_id="results"):
+            with gr.Tabs(elem_id="results", overflow_behavior="wrap"):  # every tab in sight on a phone
                 with gr.Tab("Overview", id="overview"):
                     score = gr.Markdown(elem_id="score")
-                    zones_table = gr.Dataframe(label="Pores by zone", interactive=False, wrap=True,
-                                               elem_id="zones-table")
+                    zones_table = gr.Markdown(elem_id="zones-table")
                     details = gr.Markdown()
                 with gr.Tab("Masks", id="masks"):
                     classes = gr.CheckboxGroup(choices=[(CLASSES[i], i) for i in views.PARSING_CLASSES],
@@ -278,7 +292,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                         legend_image = gr.Image(value=views.parsing_view(None, list(views.PARSING_CLASSES))[1],
                                                 label="Legend", show_label=False, interactive=False, buttons=[],
                                                 scale=1, min_width=120)
-                    pores_image = gr.Image(label="Pores outlined at full resolution (full screen or download to zoom)",
+                    pores_image = gr.Image(label="Pores outlined on the face (full screen or download to zoom)",
                                            type="filepath", interactive=False, buttons=["fullscreen", "download"],
                                            height=IMAGE_HEIGHT, elem_id="pores-image")
                     zoom_gallery = gr.Gallery(label="Zones at 1:1 (pores outlined; click one to enlarge)", columns=5,
@@ -309,11 +323,10 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                     after_note = gr.Markdown(views.NO_SESSION)
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
-                    after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,
-                                               elem_id="after-table")
+                    after_table = gr.Markdown(elem_id="after-table")
                 with gr.Tab("Suggestions", id="suggestions"):
-                    suggestions_table = gr.Dataframe(label="Suggested products", interactive=False, wrap=True,
-                                                     column_widths=["28%", "14%", "58%"], elem_id="suggestions-table")
+                    gr.Markdown("### Suggested products")
+                    suggestions = gr.Markdown(elem_id="suggestions")
                     routine = gr.Markdown()
                     with gr.Accordion("Sources", open=False):
                         sources = gr.Markdown()
@@ -332,12 +345,13 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     analysed = gr.on(
         triggers=[image.change, analyse_button.click], fn=analyse, inputs=[image, method, classes, state],
         outputs=[status, state, score, zones_table, details, parsing_image, legend_image, pores_image, zoom_gallery,
-                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, after_view, suggestions_table,
+                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, after_view, suggestions,
                  routine, sources, *download_buttons],
         preprocess=False, trigger_mode="always_last", concurrency_id="analysis", api_visibility="private")
     before_after_inputs = [state, product, strength, weeks, after_view]
     before_after_outputs = [after_slider, after_note, after_table]
     chained = {"concurrency_id": "analysis", "api_visibility": "private", "show_progress": "minimal"}
+    analysed.then(None, js=PHONE_SCROLL)
     analysed.then(show_before_after, before_after_inputs, before_after_outputs, **chained
                   ).then(prepare_downloads, state, download_buttons, **chained)
     # The downloads carry the before/after the user set: drawn again after each change.

@@ -20,6 +20,7 @@ BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "
                 "Poor": "#fc8d59"}
 HEATMAP_MAX_CELLS = 160  # per side: the map is smooth over a centimetre, more cells only weigh on the page
 PHOTO_MAX_SIDE = 900
+HEATMAP_HEIGHT = 640  # px: the face large enough to read the map
 FACE_PAD = 0.15  # of the face's size, around it
 
 
@@ -42,8 +43,9 @@ def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
 
 
 def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReference) -> go.Figure:
-    """Heatmap of pores per cm2 over the face photo, its colour scale topped like the density overlay's
-    (from the score's ``reference``) or higher; hovering shows the value and the zone."""
+    """Heatmap of pores per cm2 over the face photo, smoothed between cells, on the colour scale of the
+    density overlay (0 to density_top of the score's ``reference``, the same for every photo analysed
+    with a method); hovering shows the value and the zone."""
     rows, cols = _face_window(density)
     stride = max(1, int(np.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / HEATMAP_MAX_CELLS)))
     values = density.per_cm2[rows, cols][::stride, ::stride]
@@ -61,19 +63,19 @@ def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReferen
         photo = cv2.resize(photo, (max(1, round(photo.shape[1] * shrink)), max(1, round(photo.shape[0] * shrink))),
                            interpolation=cv2.INTER_AREA)
 
-    finite = values[np.isfinite(values)]
-    top = max(density_top(reference), float(np.percentile(finite, 99)) if finite.size else 0.0)
+    top = density_top(reference)  # fixed per method: a colour means the same density on every photo
     dx, dy = (x1 - x0) / photo.shape[1], (y1 - y0) / photo.shape[0]
     figure = go.Figure(go.Image(source=jpeg_data_uri(photo), x0=x0 + dx / 2, y0=y0 + dy / 2, dx=dx, dy=dy,
                                 hoverinfo="skip"))
     figure.add_trace(go.Heatmap(
-        z=values, x=xs, y=ys, text=zone_names, zmin=0, zmax=top, colorscale="YlOrRd", opacity=0.55,
+        z=values, x=xs, y=ys, text=zone_names, zmin=0, zmax=top, zsmooth="best", colorscale="YlOrRd", opacity=0.55,
         hovertemplate="%{z:.1f} pores/cm²<br>%{text}<extra></extra>", hoverongaps=False,
-        colorbar={"title": {"text": "pores/cm²"}, "thickness": 14}))
+        colorbar={"title": {"text": "pores/cm²"}, "thickness": 14,
+                  "tickvals": [0, top / 2, top], "ticktext": ["0", f"{top / 2:.3g}", f"{top:.3g}+"]}))
     figure.update_xaxes(range=[x0, x1], visible=False, constrain="domain")
     figure.update_yaxes(range=[y1, y0], visible=False, scaleanchor="x")
     figure.update_layout(title="Pore density", margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         plot_bgcolor="white", dragmode="zoom")
+                         plot_bgcolor="white", dragmode="zoom", height=HEATMAP_HEIGHT)
     return figure
 
 
@@ -85,7 +87,7 @@ def zone_scores_figure(metrics: FaceMetrics) -> go.Figure:
     tops = [100.0, *bottoms[:-1]]
     for (band, lowest), top in zip(SCORE_BANDS, tops):
         figure.add_hrect(y0=lowest, y1=top, fillcolor=BAND_COLOURS[band], opacity=0.25, line_width=0, layer="below",
-                         annotation_text=band, annotation_position="right")
+                         annotation_text=band, annotation_position="outside right", annotation_font_size=11)
     measured = [(title, m) for title, m in places if m.score is not None]
     figure.add_trace(go.Bar(
         x=[title for title, _ in measured], y=[m.score for _, m in measured],
@@ -97,6 +99,6 @@ def zone_scores_figure(metrics: FaceMetrics) -> go.Figure:
                        "%{customdata[2]:.1f}/cm², %{customdata[3]:.2f}% of the skin<extra></extra>")))
     figure.update_yaxes(range=[0, 105], title="pore score (higher is better)")
     figure.update_xaxes(categoryorder="array", categoryarray=[title for title, _ in places])
-    figure.update_layout(title="Pore score by zone", showlegend=False, margin={"l": 10, "r": 70, "t": 40, "b": 10},
+    figure.update_layout(title="Pore score by zone", showlegend=False, margin={"l": 10, "r": 72, "t": 40, "b": 10},
                          plot_bgcolor="white")
     return figure

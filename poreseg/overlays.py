@@ -19,10 +19,12 @@ YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 17
                      (252, 78, 42), (227, 26, 28), (189, 0, 38), (128, 0, 38)], np.float32)
 
 
-def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, colour: tuple[int, int, int] = PORE_OUTLINE) -> np.ndarray:
-    """The photo with a one-pixel ring drawn just outside each pore, so the pore itself stays visible."""
+def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, colour: tuple[int, int, int] = PORE_OUTLINE,
+                   width: int = 1) -> np.ndarray:
+    """The photo with a ring ``width`` pixels wide drawn just outside each pore, so the pore itself stays
+    visible."""
     mask = np.asarray(pore_mask, np.uint8)
-    ring = cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool) & ~mask.astype(bool)
+    ring = cv2.dilate(mask, np.ones((2 * width + 1,) * 2, np.uint8)).astype(bool) & ~mask.astype(bool)
     out = np.array(rgb, np.uint8, copy=True)
     out[ring] = colour
     return out

@@ -25,7 +25,7 @@ from PIL import Image
 
 from poreseg import charts, draw, overlays, report
 from poreseg.analysis import AfterProduct, Analysis, AnalysisError, simulate
-from poreseg.classes import BACKGROUND, CLASSES
+from poreseg.classes import BACKGROUND, CLASSES, SKIN
 from poreseg.imageio import MAX_FILE_BYTES, ImageLoadError, load_image
 from poreseg.metrics import SCORE_BANDS
 from poreseg.parsing import parse_face
@@ -41,11 +41,16 @@ from poreseg.zones import ZONE_TITLES, ZONES
 METHOD_CHOICES = (("PS-Net", "psnet"), ("DoGPore", "dog"))
 METHOD_NAMES = {value: label for label, value in METHOD_CHOICES}
 PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
+# The parsing overlay lets the photo show through; skin, most of the face, is only outlined and faintly
+# tinted, so the skin tone on the page is the photo's (an opaque peach made dark skin look light).
+PARSING_ALPHA = 0.35
+SKIN_ALPHA = 0.08
 # Photos larger than this (on the long side) are shown shrunk: a 12 MP phone photo (4000 px) still shows
 # at full resolution, a 100 MP one would make a phone's browser give up.
 DISPLAY_MAX_SIDE = 4096
 CUTOUT_MAX_SIDE = 1600  # the cut-out shows the person's outline, not skin detail: a smaller PNG
 ZOOM_SIDE = 320  # px of the photo in each 1:1 zone crop
+PORES_SHOWN_PX = 700  # about the size the pores picture takes on the page
 FACE_VIEW = "face"  # the before/after of the whole face; the other views are zones
 # A zone's before/after shows this many typical pore widths across, enlarged to BEFORE_AFTER_SIDE px: a pore
 # is then about 12 px on the page, where a change of a few grey levels is visible.
@@ -111,6 +116,16 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
 
+    @property
+    def markdown(self) -> str:
+        """A Markdown table, numbers right-aligned: on the page it takes the width its words need, and a
+        phone breaks its cells between words only."""
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(html.escape(cell) for cell in cells) + " |"
+
+        align = ["---"] + ["--:"] * (len(self.headers) - 1)
+        return "\n".join([line(self.headers), "|" + "|".join(align) + "|", *map(line, self.rows)])
+
 
 class Uploads:
     """Gradio's copies of uploaded photos, deleted soon after use, without racing the browser.
@@ -157,8 +172,9 @@ class Uploads:
                     self._read.pop(path, None)
                     continue
                 read = self._read.get(path)
-                # A file uploaded again after it was read is a new upload, for a request still to come.
-                due = (read + self.linger_seconds if read is not None and read >= uploaded
+                # A file written again after it was read (the same photo uploaded again) lingers as long
+                # from then: its request is about to join the queue, which then keeps it.
+                due = (max(read, uploaded) + self.linger_seconds if read is not None
                        else uploaded + self.orphan_seconds)
                 if now >= due:
                     _delete_upload(Path(path))
@@ -216,6 +232,11 @@ class Session:
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    @property
+    def closed(self) -> bool:
+        """Replaced by a newer analysis (or expired): events queued before that find nothing to draw on."""
+        return not self.folder.exists()
+
 
 @dataclass
 class Dashboard:
@@ -234,7 +255,7 @@ class Dashboard:
     heatmap_note: str  # Heatmap
     density_figure: go.Figure | None
     scores_figure: go.Figure | None
-    suggestions: Table  # Suggestions
+    suggestions: str  # Suggestions
     routine: str
     sources: str
 
@@ -292,8 +313,13 @@ def score_markdown(analysis: Analysis) -> str:
 
 
 def zones_table(analysis: Analysis) -> Table:
+    """The zone table of report.zone_table with the score and its band in one cell: six columns fit a
+    phone's width."""
     header, *rows = report.zone_table(analysis.metrics)
-    return Table(header, rows)
+    score, band = header.index("score"), header.index("band")
+    keep = [c for c in range(len(header)) if c != band]
+    rows = [[f"{row[c]} {row[band]}" if c == score and row[c] != "-" else row[c] for c in keep] for row in rows]
+    return Table([header[c] for c in keep], rows)
 
 
 def details_markdown(analysis: Analysis) -> str:
@@ -317,11 +343,12 @@ def details_markdown(analysis: Analysis) -> str:
 def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | None, np.ndarray]:
     """The face parsing overlay showing only ``classes`` (None without a session), and their legend."""
     shown = sorted(set(classes or ()) & set(PARSING_CLASSES))
-    if session is None:
+    if session is None or session.closed:
         return None, draw.legend(shown)
     rgb, labels = session.rgb, session.analysis.parsing.labels
     path = session.picture("parsing-" + ("-".join(map(str, shown)) or "none") + ".jpg",
-                           lambda: fit(draw.overlay_labels(rgb, labels, classes=shown), DISPLAY_MAX_SIDE))
+                           lambda: fit(draw.overlay_labels(rgb, labels, PARSING_ALPHA, shown, {SKIN: SKIN_ALPHA}),
+                                       DISPLAY_MAX_SIDE))
     return path, draw.legend(shown)
 
 
@@ -334,10 +361,11 @@ def zone_point(zone_labels: np.ndarray, zone_id: int) -> tuple[int, int] | None:
     return int(xs[nearest]), int(ys[nearest])
 
 
-def zoom_crops(session: Session, picture: np.ndarray) -> list[tuple[Path, str]]:
-    """A ZOOM_SIDE square of ``picture`` at 1:1 around each zone, lossless, with a caption."""
-    analysis = session.analysis
-    h, w = picture.shape[:2]
+def zoom_crops(session: Session) -> list[tuple[Path, str]]:
+    """A ZOOM_SIDE square of the photo at 1:1 around each zone, its pores outlined, lossless, with a
+    caption. Drawn crop by crop: a full-frame outlined copy would take 36 MB at 12 MP."""
+    analysis, rgb = session.analysis, session.rgb
+    h, w = rgb.shape[:2]
     crops = []
     for zone_id, zone in enumerate(ZONES, start=1):
         point = zone_point(analysis.zones.labels, zone_id)
@@ -347,9 +375,25 @@ def zoom_crops(session: Session, picture: np.ndarray) -> list[tuple[Path, str]]:
         x0 = min(max(0, point[0] - side // 2), w - side)
         y0 = min(max(0, point[1] - side // 2), h - side)
         width = f", {side * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
-        crops.append((session.picture(f"zoom-{zone}.png", lambda: picture[y0:y0 + side, x0:x0 + side]),
+        window = slice(y0, y0 + side), slice(x0, x0 + side)
+        crops.append((session.picture(f"zoom-{zone}.png", lambda: zoom_picture(analysis, rgb, window)),
                       f"{ZONE_TITLES[zone]}, 1:1{width}"))
     return crops
+
+
+def pores_on_face(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
+    """The face (report.face_window) with its pores outlined, the rings wide enough to show when the
+    picture is fitted into the page (PORES_SHOWN_PX); full screen shows the skin at full resolution."""
+    rows, cols = report.face_window(analysis)
+    face = rgb[rows, cols]
+    width = max(1, round(max(face.shape[:2]) / PORES_SHOWN_PX))
+    return fit(overlays.pores_outlined(face, analysis.pores.mask[rows, cols], width=width), DISPLAY_MAX_SIDE)
+
+
+def zoom_picture(analysis: Analysis, rgb: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    if not analysis.pores_measured:
+        return rgb[window]
+    return overlays.pores_outlined(rgb[window], analysis.pores.mask[window])
 
 
 def heatmap_note(analysis: Analysis) -> str:
@@ -361,8 +405,11 @@ def heatmap_note(analysis: Analysis) -> str:
             "drag to zoom, double-click to reset.")
 
 
-def suggestions_table(suggestions: Suggestions) -> Table:
-    return Table(["product", "when", "why"], [[r["product"], r["when"], r["reason"]] for r in suggestions.rows()])
+def suggestions_markdown(suggestions: Suggestions) -> str:
+    """One paragraph per product (a table's narrow columns broke words on a phone, and hid the last rows
+    in an inner scroll)."""
+    return "\n\n".join(f"**{html.escape(r['product'])}** · *{html.escape(r['when'])}*  \n{html.escape(r['reason'])}"
+                        for r in suggestions.rows())
 
 
 def routine_markdown(suggestions: Suggestions) -> str:
@@ -382,7 +429,6 @@ def sources_markdown(suggestions: Suggestions) -> str:
 def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard:
     """Every view of a fresh analysis; ``seconds`` the time it took, ``classes`` the parsing classes shown."""
     analysis, rgb = session.analysis, session.rgb
-    photo = overlays.pores_outlined(rgb, analysis.pores.mask) if analysis.pores_measured else rgb
     parsing, legend = parsing_view(session, classes)
     return Dashboard(
         status=status_line(analysis, seconds),
@@ -391,8 +437,8 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
         details=details_markdown(analysis),
         parsing=parsing,
         legend=legend,
-        pores=session.picture("pores.jpg", lambda: fit(photo, DISPLAY_MAX_SIDE)) if analysis.pores_measured else None,
-        zoom=zoom_crops(session, photo),
+        pores=session.picture("pores.jpg", lambda: pores_on_face(analysis, rgb)) if analysis.pores_measured else None,
+        zoom=zoom_crops(session),
         zones=session.picture("zones.jpg", lambda: fit(overlays.zones_overlay(rgb, analysis.zones), DISPLAY_MAX_SIDE)),
         cutout=session.picture("cutout.png",
                                lambda: overlays.portrait_cutout(fit(rgb, CUTOUT_MAX_SIDE), session.person)),
@@ -400,7 +446,7 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
         density_figure=None if analysis.density is None else charts.density_figure(rgb, analysis.density,
                                                                                    analysis.metrics.reference),
         scores_figure=charts.zone_scores_figure(analysis.metrics) if analysis.pores_measured else None,
-        suggestions=suggestions_table(analysis.suggestions),
+        suggestions=suggestions_markdown(analysis.suggestions),
         routine=routine_markdown(analysis.suggestions),
         sources=sources_markdown(analysis.suggestions),
     )
@@ -469,7 +515,7 @@ def before_after(session: Session | None, product_id: str | None, strength: floa
     """The product's simulated effect, shown on ``view`` (a zone, at a zoom where pores show, or FACE_VIEW;
     by default the zone where pores are densest), its note and the metrics measured again on the
     simulated photo. The simulation is kept on the session for the report downloads."""
-    if session is None:
+    if session is None or session.closed:
         return BeforeAfter(None, NO_SESSION, None)
     if not product_id:
         session.after = None

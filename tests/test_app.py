@@ -79,11 +79,12 @@ def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while
     orphan = uploaded("b.jpg")
     assert uploads.sweep([orphan], needed=set(), now=now[0] + 44) == []
     assert uploads.sweep([orphan], needed=set(), now=now[0] + 45) == [orphan] and not Path(orphan).exists()
-    # Uploaded again after it was read: a new upload, for a request still to come.
+    # Uploaded again after it was read: it lingers from then, for the request about to come.
     again = uploaded("c.jpg")
     uploads.read(again)
     os.utime(again, (now[0] + 30,) * 2)
-    assert uploads.sweep([again], needed=set(), now=now[0] + 40) == [] and Path(again).exists()
+    assert uploads.sweep([again], needed=set(), now=now[0] + 49) == [] and Path(again).exists()
+    assert uploads.sweep([again], needed=set(), now=now[0] + 50) == [again]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,7 @@ def session(tmp_path_factory):
 
 @requires_models
 def test_dashboard_views_of_a_close_up(session):
+    from poreseg.report import face_window
     from poreseg.views import PARSING_CLASSES, dashboard
 
     board = dashboard(session, 1.0, list(PARSING_CLASSES))
@@ -105,17 +107,23 @@ def test_dashboard_views_of_a_close_up(session):
     assert f"Pore score {math.floor(face.score)} / 100 · {face.band}" in board.score
     assert "pore score" in board.status and "DoGPore" in board.status
     assert board.zones_table.rows[-1][:2] == ["whole face", str(face.pore_count)]
+    assert board.zones_table.headers[-1] == "score" and board.zones_table.rows[-1][-1] == \
+        f"{math.floor(face.score)} {face.band}"
     assert "mm per pixel" in board.details and "Photo quality" in board.details
     h, w = session.rgb.shape[:2]
-    for path in (board.parsing, board.pores, board.zones):  # full resolution, for zooming into the skin
+    for path in (board.parsing, board.zones):  # full resolution, for zooming into the skin
         with Image.open(path) as picture:
             assert picture.size == (w, h)
+    rows, cols = face_window(session.analysis)
+    with Image.open(board.pores) as picture:  # the face at full resolution, not the whole frame
+        assert picture.size == (cols.stop - cols.start, rows.stop - rows.start) and picture.size != (w, h)
     with Image.open(board.cutout) as cutout:
         assert cutout.mode == "RGBA"
     assert [caption.split(",")[0] for _, caption in board.zoom] == ["forehead", "nose", "left cheek", "right cheek",
                                                                     "chin"]
     assert board.density_figure is not None and board.scores_figure is not None
-    assert board.suggestions.rows and all(len(row) == 3 and row[2] for row in board.suggestions.rows)
+    products = session.analysis.suggestions.rows()
+    assert products and all(f"**{row['product']}** · *{row['when']}*" in board.suggestions for row in products)
     assert "Morning" in board.routine and "not medical advice" in board.routine
 
 
@@ -150,6 +158,22 @@ def test_parsing_toggles_redraw_only_the_chosen_classes(session):
     # JPEG noise aside, pixels of other classes are the photo's own.
     assert np.abs(shown[outside_skin].astype(int) - photo[outside_skin]).mean() < 3
     assert parsing_view(session, [SKIN])[0] == skin_only  # drawn once
+
+
+def test_the_parsing_overlay_lets_the_skin_tone_show_through():
+    """Dark skin stays dark under the overlay (an opaque peach made a Monk 8 face look light); features
+    are tinted enough to tell apart."""
+    from poreseg import draw
+    from poreseg.classes import EYE, PALETTE, SKIN
+    from poreseg.views import PARSING_ALPHA, SKIN_ALPHA
+
+    dark_skin = np.full((40, 40, 3), (92, 60, 45), np.uint8)
+    labels = np.full((40, 40), SKIN, np.uint8)
+    labels[15:25, 15:25] = EYE
+    shown = draw.overlay_labels(dark_skin, labels, PARSING_ALPHA, None, {SKIN: SKIN_ALPHA}).astype(int)
+    inside_skin = shown[5, 5]  # away from the outlines
+    assert np.abs(inside_skin - dark_skin[5, 5]).max() <= 15
+    assert np.abs(shown[20, 20] - dark_skin[20, 20]).max() >= 0.3 * np.abs(np.subtract(PALETTE[EYE], dark_skin[0, 0])).max()
 
 
 @requires_models
@@ -187,7 +211,9 @@ def test_before_after_and_report_files(session):
         assert sheet.format == "PNG"
 
     session.close()
-    assert not session.folder.exists()
+    assert not session.folder.exists() and session.closed
+    # An event queued before a newer analysis replaced the session: a plain message, nothing drawn.
+    assert before_after(session, "retinoid", 1.0, 12).pair is None
 
 
 def test_app_imports_without_launching():
