@@ -320,7 +320,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                     after_view = gr.Radio(choices=[("whole face", views.FACE_VIEW)], value=views.FACE_VIEW,
                                           label="Show", info="a zone where its pores are densest, enlarged; or the "
                                           "whole face", elem_id="after-view")
-                    after_note = gr.Markdown(views.NO_SESSION)
+                    after_note = gr.Markdown(views.NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
                     after_table = gr.Markdown(elem_id="after-table")

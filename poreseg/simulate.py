@@ -11,8 +11,8 @@ beyond is claimed. A product with half = 0 (an optical primer) acts at once. The
 capped at MAX_REDUCTION.
 
 How a pore changes: every pore in the region shrinks and fades, as the sources describe pores getting
-smaller and less visible, not disappearing one by one. A pore is its mask grown by its soft rim (RIM_OF_PORE of
-the expected pore width), within the analysis region; cv2.inpaint (Telea) fills in the pore-free skin around it, and
+smaller and less visible, not disappearing one by one. A pore is its mask grown by its soft rim (RIM_OF_PORE
+expected pore widths), within the analysis region; cv2.inpaint (Telea) fills in the pore-free skin around it, and
 the pore is its depth below that skin. With reduction r, the pore's area shrinks to (1 - r) of it (the
 depth profile scaled about the pore's centre) and what is left is (1 - r) as deep. The texture of the
 skin outside the pores is not touched: there is no global blur, every other pixel stays as it was.
@@ -29,8 +29,11 @@ from poreseg.products import Product
 FULL_COURSE_WEEKS = 12.0
 MAX_REDUCTION = 0.95  # a product makes pores less visible; none makes them all vanish
 MIN_RIM_PX = 1
-RIM_OF_PORE = 0.5  # a pore's soft rim, darker than the skin but outside its mask, is about half its width
+# A pore's soft rim, darker than the skin but outside its mask, reaches about a pore width out: the skin
+# level it fades to is taken beyond it.
+RIM_OF_PORE = 1.0
 INPAINT_RADIUS_PX = 3
+REMAP_ROW = 4096
 
 
 @dataclass
@@ -65,12 +68,14 @@ def shrink_about_centres(depth: np.ndarray, pores: np.ndarray, scale: float) -> 
     ys, xs = np.nonzero(pores)
     own = components[ys, xs]
     cx, cy = centres[own, 0], centres[own, 1]
-    map_x = (cx + (xs - cx) / scale).astype(np.float32)[None]
-    map_y = (cy + (ys - cy) / scale).astype(np.float32)[None]
-    shrunk = cv2.remap(depth, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[0]
+    # cv2.remap takes maps of fewer than 32767 columns: the samples go in rows of REMAP_ROW.
+    rows = -(-len(xs) // REMAP_ROW)
+    map_x, map_y = (np.resize(np.asarray(v, np.float32), (rows, REMAP_ROW))
+                    for v in (cx + (xs - cx) / scale, cy + (ys - cy) / scale))
+    shrunk = cv2.remap(depth, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     source = cv2.remap(components.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)[0]
-    return shrunk * (source == own)[:, None]
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return shrunk.reshape(-1, depth.shape[2])[:len(xs)] * (source.ravel()[:len(xs)] == own)[:, None]
 
 
 def simulate_product(rgb: np.ndarray, pore_mask: np.ndarray, region: np.ndarray, product: Product,

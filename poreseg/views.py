@@ -56,6 +56,7 @@ FACE_VIEW = "face"  # the before/after of the whole face; the other views are zo
 # is then about 12 px on the page, where a change of a few grey levels is visible.
 VIEW_PORES_ACROSS = 60
 MIN_VIEW_PX = 96
+MOSTLY_ZONE = 0.6  # of the view's pixels, for a zone's before/after (less where the zone is narrow)
 BEFORE_AFTER_SIDE = 720
 VISIBLE_GREY_LEVELS = 8
 JPEG_QUALITY = 90  # with 4:4:4 chroma, so one-pixel pore outlines keep their colour
@@ -477,7 +478,8 @@ def default_before_after_view(analysis: Analysis) -> str:
 
 def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
     """A square of the photo in ``zone`` where its pores are densest, VIEW_PORES_ACROSS typical pores wide
-    (at least MIN_VIEW_PX), so that shown at BEFORE_AFTER_SIDE a pore is several screen pixels across."""
+    (at least MIN_VIEW_PX), so that shown at BEFORE_AFTER_SIDE a pore is several screen pixels across.
+    Densest per pixel of the zone, among squares mostly in the zone: skin, not a brow or an eye."""
     zone_mask = analysis.zones.labels == ZONES.index(zone) + 1
     ys, xs = np.nonzero(zone_mask)
     h, w = analysis.image_size
@@ -486,9 +488,11 @@ def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
         cy, cx = h // 2, w // 2
     else:
         box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
-        pores = (analysis.pores.mask[box] & zone_mask[box]).astype(np.float32)
-        density = cv2.boxFilter(pores, -1, (side, side), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        density[~zone_mask[box]] = -1  # centred on the zone itself
+        inside = zone_mask[box].astype(np.float32)
+        pores = cv2.boxFilter(analysis.pores.mask[box] * inside, -1, (side, side), borderType=cv2.BORDER_CONSTANT)
+        skin = cv2.boxFilter(inside, -1, (side, side), borderType=cv2.BORDER_CONSTANT)
+        density = pores / np.maximum(skin, 1e-6)
+        density[(skin < min(MOSTLY_ZONE, 0.9 * skin.max())) | ~zone_mask[box]] = -1
         y, x = np.unravel_index(np.argmax(density), density.shape)
         cy, cx = box[0].start + y, box[1].start + x
     y0, x0 = min(max(0, cy - side // 2), h - side), min(max(0, cx - side // 2), w - side)

@@ -216,6 +216,28 @@ def test_before_after_and_report_files(session):
     assert before_after(session, "retinoid", 1.0, 12).pair is None
 
 
+# Portraits of the data folder (never committed) whose pores a camera resolves well: Monk 8 and 9 skin.
+VISIBLE_PORES = ("mste/images/8ad9671a__mst_input__skin_tone_8__img3.jpg",
+                 "mste/images/be64ed21__mst_input__skin_tone_9__img4.jpg")
+
+
+@requires_weights("face_parser", "portrait", "psnet")
+@pytest.mark.parametrize("photo", VISIBLE_PORES, ids=["monk8", "monk9"])
+def test_the_before_after_is_visible_where_pores_are(photo, tmp_path):
+    """At full course, at least 1% of the pixels shown change by 8 grey levels or more."""
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.imageio import load_image
+    from poreseg.training.datasets import DEFAULT_DATA_DIR
+    from poreseg.views import Session, before_after, visible_change
+
+    if not (DEFAULT_DATA_DIR / photo).is_file():
+        pytest.skip("data folder absent")
+    rgb = load_image(DEFAULT_DATA_DIR / photo)
+    session = Session(rgb, analyze(rgb, AnalysisOptions(method="psnet")), tmp_path)
+    before, after = (np.asarray(Image.open(path)) for path in before_after(session, "retinoid", 1.0, 12).pair)
+    assert visible_change(before, after) >= 0.01
+
+
 def test_app_imports_without_launching():
     import gradio as gr
 
