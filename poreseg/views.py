@@ -454,10 +454,11 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
 
 
 def before_after_table(before: list[list[str]], after: list[list[str]]) -> Table:
-    """Zone tables (report.zone_table) before and after side by side: pores, area and score."""
+    """Zone tables (report.zone_table) before and after: pores, area and score, each "before → after" in
+    one cell (four columns fit a phone)."""
     columns = [before[0].index(name) for name in ("pores", "area %", "score")]
-    headers = ["zone"] + [f"{before[0][c]} {when}" for c in columns for when in ("before", "after")]
-    rows = [[b[0]] + [row[c] for c in columns for row in (b, a)] for b, a in zip(before[1:], after[1:])]
+    headers = ["zone"] + [f"{before[0][c]} before → after" for c in columns]
+    rows = [[b[0]] + [f"{b[c]} → {a[c]}" for c in columns] for b, a in zip(before[1:], after[1:])]
     return Table(headers, rows)
 
 

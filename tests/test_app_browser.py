@@ -140,6 +140,16 @@ def assert_pictures_load(page, when: str) -> None:
         pytest.fail(f"{when}: pictures that did not load: {page.evaluate(BROKEN_IMAGES)}")
 
 
+def assert_fits(phone, table: str) -> None:
+    """Every cell of the table is within the phone's width, and breaks between words only."""
+    cells = phone.locator(f"{table} th, {table} td").all()
+    assert cells
+    for cell in cells:
+        box = cell.bounding_box()
+        assert box["x"] + box["width"] <= PHONE["width"] + 1, f"{cell.inner_text()!r} is cut off on a phone"
+        assert cell.evaluate("c => getComputedStyle(c).wordBreak") == "normal"
+
+
 def screenshots(page, width_name: str) -> None:
     for tab in TABS:
         page.get_by_role("tab", name=tab).click()
@@ -195,7 +205,7 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     assert page.locator("#after-table table").count() == 0  # no empty table before a product is chosen
     choose(page, "#product", RETINOID)
     page.wait_for_function("document.querySelectorAll('#after-slider img').length === 2")
-    page.wait_for_function("document.querySelector('#after-table').innerText.includes('pores after')")
+    page.wait_for_function("document.querySelector('#after-table').innerText.includes('pores before → after')")
     assert_pictures_load(page, "the before/after")
     # The note says how much of the picture changes visibly; so does the picture at the size shown. (This
     # close-up's pores are faint: on photos with visible pores it is over 1%, test_app.py.)
@@ -249,13 +259,12 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
         assert button.is_visible(), f"tab {tab} hidden on a phone"
         box = button.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], tab
-    for cell in phone.locator("#zones-table th, #zones-table td").all():
-        box = cell.bounding_box()
-        assert box["x"] + box["width"] <= PHONE["width"] + 1, f"{cell.inner_text()!r} is cut off on a phone"
-        assert cell.evaluate("c => getComputedStyle(c).wordBreak") != "break-all"
+    assert_fits(phone, "#zones-table")
     phone.get_by_role("tab", name="Before/after").click()
     choose(phone, "#product", RETINOID)
     phone.wait_for_function("document.querySelectorAll('#after-slider img').length === 2")
+    phone.locator("#after-table table").wait_for()
+    assert_fits(phone, "#after-table")
     screenshots(phone, "phone")
     assert_pictures_load(phone, "on a phone")
 
