@@ -28,7 +28,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
-from poreseg import views  # noqa: E402
+from poreseg import memory, views  # noqa: E402
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
@@ -142,7 +142,10 @@ def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | 
     """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
     started = time.perf_counter()
     rgb = read_photo(path, previous)
-    analysis = analyze(rgb, options)
+    try:
+        analysis = analyze(rgb, options)
+    finally:
+        memory.release_freed_memory()  # the analysis's transient arrays, back to the system
     seconds = time.perf_counter() - started
     stages = ", ".join(f"{stage} {t:.2f}" for stage, t in analysis.timings.items() if stage != "total")
     log.info("analysed %dx%d px, %s, in %.2f s (%s)", rgb.shape[1], rgb.shape[0], options.method, seconds, stages)
@@ -174,6 +177,8 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         problem = _stopped(started, error)
         gr.Warning(html.escape(problem.text))
         return _cleared(problem.markdown)
+    finally:
+        memory.release_freed_memory()  # the pictures' full-frame drawing arrays
     if message := views.alert(analysis):
         gr.Warning(html.escape(message))
     return {
@@ -217,6 +222,8 @@ def show_before_after(session, product, strength, weeks, view):
         result = views.before_after(session, product, strength, weeks, view)
     except Exception as error:
         return None, _stopped(started, error).markdown, None
+    finally:
+        memory.release_freed_memory()
     return result.pair, result.note, _table(result.table, "Measured before and after")
 
 
@@ -365,6 +372,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     demo.unload(forget_session)
 
 demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+memory.limit_retained_memory()  # before Gradio's worker threads start
 threading.Thread(target=_sweep_uploads_forever, name="poreseg-upload-sweep", daemon=True).start()
 
 if __name__ == "__main__":
