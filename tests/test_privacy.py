@@ -215,11 +215,18 @@ def test_identical_uploads_at_once_are_all_analysed_then_deleted(app_client, tmp
     """Gradio gives identical uploads one file: the first request done must not take it from the others."""
     import app
     from gradio_client import handle_file
+    from gradio_client.utils import Status
 
     photo = tmp_path / "probe-twins.jpg"
     shutil.copy(PHOTO, photo)
     jobs = [app_client.submit(handle_file(str(photo)), method="dog", api_name="/analyze") for _ in range(3)]
-    sweep_later(app, app.UPLOAD_LINGER_SECONDS)  # while the others wait: their queued requests keep the file
+    # Once every request has joined the queue (uploaded and sent), a sweep as late as you like leaves the
+    # file to those still waiting.
+    joined = (Status.IN_QUEUE, Status.PROCESSING, Status.PROGRESS, Status.FINISHED)
+    deadline = time.monotonic() + 120
+    while not all(job.done() or job.status().code in joined for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
     reports = [job.result(timeout=300) for job in jobs]
     assert all(report["face"] == reports[0]["face"] for report in reports)
     sweep_later(app, app.UPLOAD_LINGER_SECONDS)
