@@ -43,8 +43,8 @@ from poreseg.scores import score_tenths
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
 from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.suggest import Suggestions, suggest
-from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, FaceZones, face_frame,
-                           face_oval_mask, face_zones)
+from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, ZONE_TITLES, FaceFrame, FaceZones,
+                           face_frame, face_oval_mask, face_zones, landmarks)
 
 SCHEMA = 1
 METHODS = ("psnet", "dog")
@@ -227,7 +227,9 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         window = FaceWindow.around(frame, margin_px, labels.shape)
         window_labels, window_frame = window.crop(labels), window.frame(frame)
         # Skin outside the face oval (neck, ears) is not part of any zone: pores are not looked for there.
-        window_region = skin_region(window_labels, margin_px) & face_oval_mask(window_frame, window_labels.shape)
+        chin_bottom = landmarks(window_labels, window_frame).chin_bottom
+        window_region = (skin_region(window_labels, margin_px)
+                         & face_oval_mask(window_frame, window_labels.shape, chin_bottom))
         region = window.full(window_region)
         if mm_per_px is not None:
             pore_px = pore_px_from_mm_per_px(mm_per_px)
@@ -255,7 +257,13 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
 
     with clock.stage("zones"):
         window_zones = face_zones(window_labels, window_region, window_frame)
-        zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks)
+        zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks,
+                          window_zones.too_little_skin)
+        if zones.too_little_skin:
+            names = " and ".join(ZONE_TITLES[zone] for zone in zones.too_little_skin)
+            warnings.append(f"Too little skin is visible on the {names} to rate "
+                            f"{'them' if len(zones.too_little_skin) > 1 else 'it'}: hair, a mask, a hand or "
+                            "the pose hides the rest.")
     with clock.stage("metrics"):
         pore_objects = None if pores is None else window.shift(find_pores(window.crop(pores.mask), window_zones))
         metrics = measure(pore_objects, window_zones, mm_per_px, SCORE_REFERENCES[options.method])
