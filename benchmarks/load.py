@@ -234,8 +234,8 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
         (not failed, f"no errors ({len(failed)})"),
         (longest_queue <= QUEUE_SIZE, f"bounded queue: longest {longest_queue} <= {QUEUE_SIZE}"),
         (peak_rss <= PEAK_RSS_GOAL_BYTES, f"peak RSS {peak_rss / 1024 ** 3:.2f} GB <= 2 GB"),
-        (after <= IDLE_RSS_FACTOR * before, f"idle RSS after the load {after / 1024 ** 3:.2f} GB <= {IDLE_RSS_FACTOR:g} x "
-                                            f"{before / 1024 ** 3:.2f} GB before"),
+        (after <= IDLE_RSS_FACTOR * before, (f"idle RSS after the load {after / 1024 ** 3:.2f} GB <= "
+                                             f"{IDLE_RSS_FACTOR:g} x {before / 1024 ** 3:.2f} GB before")),
         (p95_latency <= budget, f"p95 latency {p95_latency:.2f} s <= p95 queue wait {p95_wait:.2f} s + 2 x single "
                                 f"{single:.2f} s = {budget:.2f} s"),
         (uploads_left == 0, f"no upload left in the app's cache ({uploads_left})"),

@@ -8,7 +8,6 @@ that Gradio serves them without copying them; ``Session.close()`` removes it.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import threading
@@ -377,7 +376,7 @@ def zoom_crops(session: Session) -> list[tuple[Path, str]]:
         y0 = min(max(0, point[1] - side // 2), h - side)
         width = f", {side * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
         window = slice(y0, y0 + side), slice(x0, x0 + side)
-        crops.append((session.picture(f"zoom-{zone}.png", lambda: zoom_picture(analysis, rgb, window)),
+        crops.append((session.picture(f"zoom-{zone}.png", lambda window=window: zoom_picture(analysis, rgb, window)),
                       f"{ZONE_TITLES[zone]}, 1:1{width}"))
     return crops
 
@@ -534,12 +533,11 @@ def before_after(session: Session | None, product_id: str | None, strength: floa
     # double the session's memory.
     session.after = replace(after, pores=None, simulation=replace(after.simulation, after=None))
     view = view if view in (FACE_VIEW, *ZONES) else default_before_after_view(analysis)
-    if view == FACE_VIEW:
-        rows, cols = report.face_window(analysis)
-        show = lambda image: fit(image[rows, cols], DISPLAY_MAX_SIDE)  # noqa: E731
-    else:
-        rows, cols = pore_view_window(analysis, view)
-        show = lambda image: enlarge(image[rows, cols], BEFORE_AFTER_SIDE)  # noqa: E731
+    rows, cols = report.face_window(analysis) if view == FACE_VIEW else pore_view_window(analysis, view)
+
+    def show(image: np.ndarray) -> np.ndarray:
+        crop = image[rows, cols]
+        return fit(crop, DISPLAY_MAX_SIDE) if view == FACE_VIEW else enlarge(crop, BEFORE_AFTER_SIDE)
     before_shown, after_shown = show(session.rgb), show(after.simulation.after)
     before_path = session.picture(f"before-{view}.jpg", lambda: before_shown)
     after_path = session.picture(f"after-{view}-{product_id}-{strength:g}-{weeks:g}.jpg", lambda: after_shown)
