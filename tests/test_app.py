@@ -203,6 +203,12 @@ def test_before_after_and_report_files(session):
     assert (report["simulation"]["product"], report["simulation"]["strength"], report["simulation"]["weeks"]) == \
         ("niacinamide_serum", 0.5, 8)
     assert "after_score" in files["csv"].read_text().splitlines()[0]
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.report import simulation_line
+
+    simulated = analyze(session.rgb, AnalysisOptions(method="dog", product="niacinamide_serum", strength=0.5, weeks=8))
+    assert simulation_line(simulated).startswith("Simulated: Niacinamide") and "8 weeks at 50%" in \
+        simulation_line(simulated)
     before_after(session, None, 1.0, 12)
     assert json.loads(report_files(session)["json"].read_text())["simulation"] is None
     files = report_files(session)
