@@ -149,8 +149,8 @@ class Uploads:
         file = Path(path)
         with self._lock:
             if not file.is_file():
-                raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted a minute after "
-                                     "they are sent or analysed); upload the photo again")
+                raise ImageLoadError(f"{file.name}: this upload is gone (uploads are deleted soon after they "
+                                     "are analysed, or within a minute when they are not); upload the photo again")
             if file.stat().st_size > MAX_FILE_BYTES:
                 load_image(file)  # refused with its size, before anything is read
             self._read[path] = self.clock()

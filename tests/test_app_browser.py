@@ -153,6 +153,9 @@ def assert_fits(phone, table: str) -> None:
 def screenshots(page, width_name: str) -> None:
     for tab in TABS:
         page.get_by_role("tab", name=tab).click()
+        if tab == "Heatmap":  # drawn when the tab is first shown
+            page.locator("#density-plot .js-plotly-plot .heatmaplayer").first.wait_for()
+            page.locator("#scores-plot .js-plotly-plot .barlayer").first.wait_for()
         page.wait_for_timeout(400)
         page.screenshot(path=SCREENSHOTS / f"{width_name}-{tab.replace('/', '-').lower()}.png", full_page=True)
 
