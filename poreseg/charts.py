@@ -12,7 +12,8 @@ from PIL import Image
 
 from poreseg.density import DensityMap
 from poreseg.metrics import SCORE_BANDS, FaceMetrics, ScoreReference
-from poreseg.overlays import density_top
+from poreseg import draw
+from poreseg.overlays import density_colours, density_top
 from poreseg.scores import whole_score
 from poreseg.zones import ZONE_TITLES, ZONES
 
@@ -21,6 +22,8 @@ BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "
 HEATMAP_MAX_CELLS = 160  # per side: the map is smooth over a centimetre, more cells only weigh on the page
 PHOTO_MAX_SIDE = 900
 HEATMAP_HEIGHT = 640  # px: the face large enough to read the map
+OVERLAY_OPACITY = 0.55
+EDGE_FILL_CELLS = 1.5  # sigma, in grid cells, of the mean that fills the empty cells along the face's edge
 FACE_PAD = 0.15  # of the face's size, around it
 
 
@@ -42,10 +45,23 @@ def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReference) -> go.Figure:
-    """Heatmap of pores per cm2 over the face photo, smoothed between cells, on the colour scale of the
-    density overlay (0 to density_top of the score's ``reference``, the same for every photo analysed
-    with a method); hovering shows the value and the zone."""
+def smooth_density(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grid ``values`` (NaN off the face) interpolated to ``size`` (width, height) pixels. The empty cells
+    along the face's edge first take the mean of their neighbours, so the edge is not a staircase of
+    cells; the caller cuts the map to the face's own outline."""
+    valid = np.isfinite(values)
+    weight = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), EDGE_FILL_CELLS)
+    spread = cv2.GaussianBlur(np.where(valid, values, 0).astype(np.float32), (0, 0), EDGE_FILL_CELLS)
+    filled = np.where(valid, values, spread / np.maximum(weight, 1e-6)).astype(np.float32)
+    return cv2.resize(filled, size, interpolation=cv2.INTER_LINEAR)
+
+
+def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReference,
+                   face: np.ndarray) -> go.Figure:
+    """The pore density per cm2 over the face photo: a smooth colour overlay cut to ``face`` (HxW bool,
+    the zones) under an invisible heatmap of the grid that answers the hover (value and zone) and draws
+    the colour bar. The colour scale is the density overlay's (0 to density_top of the score's
+    ``reference``): the same for every photo analysed with a method."""
     rows, cols = _face_window(density)
     stride = max(1, int(np.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / HEATMAP_MAX_CELLS)))
     values = density.per_cm2[rows, cols][::stride, ::stride]
@@ -59,16 +75,19 @@ def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReferen
     y0, y1 = int(rows.start * cell), min(h, int(np.ceil(rows.stop * cell)))
     photo = rgb[y0:y1, x0:x1]
     shrink = min(1.0, PHOTO_MAX_SIDE / max(photo.shape[:2]))
+    size = (max(1, round(photo.shape[1] * shrink)), max(1, round(photo.shape[0] * shrink)))
     if shrink < 1.0:
-        photo = cv2.resize(photo, (max(1, round(photo.shape[1] * shrink)), max(1, round(photo.shape[0] * shrink))),
-                           interpolation=cv2.INTER_AREA)
-
+        photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
     top = density_top(reference)  # fixed per method: a colour means the same density on every photo
+    # The grid cells of the photo's window, interpolated to its pixels and cut to the face's outline.
+    smooth = smooth_density(density.per_cm2[rows, cols], size)
+    on_face = cv2.resize(face[y0:y1, x0:x1].astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    photo = draw.blend(photo, on_face, density_colours(smooth[on_face], top), OVERLAY_OPACITY)
     dx, dy = (x1 - x0) / photo.shape[1], (y1 - y0) / photo.shape[0]
     figure = go.Figure(go.Image(source=jpeg_data_uri(photo), x0=x0 + dx / 2, y0=y0 + dy / 2, dx=dx, dy=dy,
                                 hoverinfo="skip"))
     figure.add_trace(go.Heatmap(
-        z=values, x=xs, y=ys, text=zone_names, zmin=0, zmax=top, zsmooth="best", colorscale="YlOrRd", opacity=0.55,
+        z=values, x=xs, y=ys, text=zone_names, zmin=0, zmax=top, colorscale="YlOrRd", opacity=0,
         hovertemplate="%{z:.1f} pores/cm²<br>%{text}<extra></extra>", hoverongaps=False,
         colorbar={"title": {"text": "pores/cm²"}, "thickness": 14,
                   "tickvals": [0, top / 2, top], "ticktext": ["0", f"{top / 2:.3g}", f"{top:.3g}+"]}))

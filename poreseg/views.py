@@ -443,8 +443,8 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
         cutout=session.picture("cutout.png",
                                lambda: overlays.portrait_cutout(fit(rgb, CUTOUT_MAX_SIDE), session.person)),
         heatmap_note=heatmap_note(analysis),
-        density_figure=None if analysis.density is None else charts.density_figure(rgb, analysis.density,
-                                                                                   analysis.metrics.reference),
+        density_figure=None if analysis.density is None else charts.density_figure(
+            rgb, analysis.density, analysis.metrics.reference, analysis.zones.labels > 0),
         scores_figure=charts.zone_scores_figure(analysis.metrics) if analysis.pores_measured else None,
         suggestions=suggestions_markdown(analysis.suggestions),
         routine=routine_markdown(analysis.suggestions),
