@@ -224,6 +224,10 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     page.get_by_role("tab", name="Heatmap").click()
     page.locator("#density-plot .js-plotly-plot .heatmaplayer").first.wait_for()
     assert page.locator("#scores-plot .js-plotly-plot .barlayer .point").count() == 6  # 5 zones + face
+    plot = page.locator("#density-plot .js-plotly-plot .nsewdrag").first.bounding_box()
+    page.mouse.move(plot["x"] + plot["width"] / 2, plot["y"] + plot["height"] * 0.35)  # the nose
+    page.wait_for_function("[...document.querySelectorAll('#density-plot .hovertext')]"
+                           ".some(e => e.textContent.includes('pores/cm²'))")
 
     page.get_by_role("tab", name="Masks").click()
     assert_pictures_load(page, "the masks")
