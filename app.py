@@ -6,9 +6,9 @@ Layout and wiring only; everything the page shows comes from poreseg.views.
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
 closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
-Gradio's copy of an uploaded photo is deleted as soon as the photo is read (read_photo), its bytes kept in
-memory for a minute for identical uploads sent at the same moment; the periodic cache sweep removes
-anything older than a session that is left. The log holds sizes, timings and exception types, never
+Gradio's copy of an uploaded photo is deleted UPLOAD_LINGER_SECONDS after it is read (its preview in the
+browser loads from it meanwhile), or UPLOAD_ORPHAN_SECONDS after it was sent if no request reads it, and
+never while a queued request names it (sweep_uploads). The log holds sizes, timings and exception types, never
 images or file names.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
-from poreseg import views  # noqa: E402
+from poreseg import memory, views  # noqa: E402
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
@@ -53,12 +54,27 @@ REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the sa
                f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
 SESSION_SECONDS = 60 * views.SESSION_MINUTES
 CACHE_SWEEP_SECONDS = 60
-# Identical uploads share one file, deleted by the first request to read it: the others, whose events may
-# reach the queue a moment later, read its bytes from memory for this long (views.RecentUploads).
-RECENT_UPLOADS = views.RecentUploads(seconds=60, max_bytes=4 * MAX_FILE_BYTES)
+UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
+UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
+UPLOAD_SWEEP_SECONDS = 5
+UPLOADS = views.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
+# On a phone the columns stack: the photo stays small, table cells break between words only, and the page
+# scrolls to the results once a photo is analysed (PHONE_SCROLL; after a failure the message beside the
+# photo stays in view).
+PHONE_CSS = """
+#results table { font-variant-numeric: tabular-nums; }
+#results th, #results td { word-break: normal; overflow-wrap: normal; hyphens: none; }
+@media (max-width: 640px) {
+  #photo .image-container, #photo img { max-height: 240px; }
+  #results table { font-size: 13px; }
+  #results th, #results td { padding: 4px 5px; }
+}
+"""
+PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
+                "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
-LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES}
+LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
 IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
 ZOOM_HEIGHT = 240
 DOWNLOADS = (("json", "Report (JSON)"), ("csv", "Zones (CSV)"), ("png", "Summary sheet (PNG)"))
@@ -90,32 +106,55 @@ def _stopped(started: float, error: Exception) -> views.Failure:
 
 
 def read_photo(path: str, previous: views.Session | None = None):
-    """The photo at ``path`` decoded, Gradio's copy of the upload deleted as it is read (RECENT_UPLOADS), but
-    not the examples, which Gradio keeps for every visitor. The previous analysis's photo, analysed again,
-    comes from the session."""
+    """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by sweep_uploads). The
+    previous analysis's photo, analysed again, comes from the session."""
     if previous is not None and previous.source == path:
         return previous.rgb
-    pinned = any(path in getattr(block, "keep_in_cache", ()) for block in demo.blocks.values())
-    uploaded = path in demo.upload_file_set and not pinned
-    data = RECENT_UPLOADS.take(path, delete=uploaded)
-    if uploaded:
-        demo.upload_file_set.discard(path)  # or the sweep would look for it on every round
-    return load_image(data, Path(path).name)
+    return load_image(UPLOADS.read(path), Path(path).name)
+
+
+def _needed_files() -> set[str]:
+    """The examples, which Gradio keeps for every visitor, and the files queued or running requests name."""
+    needed = {path for block in demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
+    for event in list(demo._queue.event_ids_to_events.values()):
+        for value in (event.data.data if event.data is not None else ()):
+            if isinstance(value, dict) and value.get("path"):
+                needed.add(value["path"])
+    return needed
+
+
+def sweep_uploads() -> None:
+    """Delete the uploads nothing needs any more (views.Uploads.sweep)."""
+    for path in UPLOADS.sweep(list(demo.upload_file_set), _needed_files()):
+        demo.upload_file_set.discard(path)
+
+
+def _sweep_uploads_forever() -> None:
+    while True:
+        time.sleep(UPLOAD_SWEEP_SECONDS)
+        try:
+            sweep_uploads()
+        except Exception as error:  # the next round tries again; never a traceback in the log
+            log.warning("upload sweep failed: %s", type(error).__name__)
 
 
 def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | None = None):
     """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
     started = time.perf_counter()
     rgb = read_photo(path, previous)
-    analysis = analyze(rgb, options)
+    try:
+        analysis = analyze(rgb, options)
+    finally:
+        memory.release_freed_memory()  # the analysis's transient arrays, back to the system
     seconds = time.perf_counter() - started
     stages = ", ".join(f"{stage} {t:.2f}" for stage, t in analysis.timings.items() if stage != "total")
     log.info("analysed %dx%d px, %s, in %.2f s (%s)", rgb.shape[1], rgb.shape[0], options.method, seconds, stages)
     return rgb, analysis, seconds
 
 
-def _table(table: views.Table | None):
-    return None if table is None else {"headers": table.headers, "data": table.rows}
+def _table(table: views.Table | None, title: str) -> str:
+    """The table under its title; nothing at all without one (no empty table with placeholder headers)."""
+    return "" if table is None else f"#### {title}\n\n{table.markdown}"
 
 
 def analyse(image, method, classes, previous, progress=gr.Progress()):
@@ -138,15 +177,19 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         problem = _stopped(started, error)
         gr.Warning(html.escape(problem.text))
         return _cleared(problem.markdown)
+    finally:
+        memory.release_freed_memory()  # the pictures' full-frame drawing arrays
     if message := views.alert(analysis):
         gr.Warning(html.escape(message))
     return {
         status: board.status, state: session,
-        score: board.score, zones_table: _table(board.zones_table), details: board.details,
+        score: board.score, zones_table: _table(board.zones_table, "Pores by zone"), details: board.details,
         parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
         zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
         heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
-        suggestions_table: _table(board.suggestions), routine: board.routine, sources: board.sources,
+        after_view: gr.Radio(choices=views.before_after_views(analysis),
+                             value=views.default_before_after_view(analysis)),
+        suggestions: board.suggestions, routine: board.routine, sources: board.sources,
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
     }
 
@@ -154,9 +197,9 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
 def _cleared(message: str) -> dict:
     """Every result emptied, ``message`` in the status line."""
     return {
-        status: message, state: None, score: "", zones_table: None, details: "", parsing_image: None,
+        status: message, state: None, score: "", zones_table: "", details: "", parsing_image: None,
         pores_image: None, zoom_gallery: None, zones_image: None, cutout_image: None, heatmap_note: "",
-        density_plot: None, scores_plot: None, suggestions_table: None, routine: "", sources: "",
+        density_plot: None, scores_plot: None, suggestions: "", routine: "", sources: "",
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
     }
 
@@ -172,21 +215,23 @@ def show_classes(session, classes):
         return None, None
 
 
-def show_before_after(session, product, strength, weeks):
+def show_before_after(session, product, strength, weeks, view):
     """The chosen product's before/after, recomputed on the stored analysis (no new face parsing)."""
     started = time.perf_counter()
     try:
-        result = views.before_after(session, product, strength, weeks)
+        result = views.before_after(session, product, strength, weeks, view)
     except Exception as error:
         return None, _stopped(started, error).markdown, None
-    return result.pair, result.note, _table(result.table)
+    finally:
+        memory.release_freed_memory()
+    return result.pair, result.note, _table(result.table, "Measured before and after")
 
 
 def prepare_downloads(session):
     """The report files of the session's analysis, behind the download buttons."""
     started = time.perf_counter()
     files = {}
-    if session is not None:
+    if session is not None and not session.closed:  # a newer analysis may have replaced it meanwhile
         try:
             files = views.report_files(session)
         except Exception as error:
@@ -229,7 +274,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo", type="filepath", image_mode=None,
-                             sources=["upload", "webcam", "clipboard"])
+                             sources=["upload", "webcam", "clipboard"], elem_id="photo")
             method = gr.Radio(choices=views.METHOD_CHOICES, value="psnet", label="Pore method", info=METHOD_INFO)
             analyse_button = gr.Button("Analyse", variant="primary")
             status = gr.Markdown(READY, elem_id="status")
@@ -239,11 +284,10 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                 with gr.Accordion("Example photos: sources and licences", open=False):
                     gr.Markdown((EXAMPLES_DIR / "CREDITS.md").read_text(encoding="utf-8"))
         with gr.Column(scale=2, min_width=300):
-            with gr.Tabs(elem_id="results"):
+            with gr.Tabs(elem_id="results", overflow_behavior="wrap"):  # every tab in sight on a phone
                 with gr.Tab("Overview", id="overview"):
                     score = gr.Markdown(elem_id="score")
-                    zones_table = gr.Dataframe(label="Pores by zone", interactive=False, wrap=True,
-                                               elem_id="zones-table")
+                    zones_table = gr.Markdown(elem_id="zones-table")
                     details = gr.Markdown()
                 with gr.Tab("Masks", id="masks"):
                     classes = gr.CheckboxGroup(choices=[(CLASSES[i], i) for i in views.PARSING_CLASSES],
@@ -255,7 +299,8 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                         legend_image = gr.Image(value=views.parsing_view(None, list(views.PARSING_CLASSES))[1],
                                                 label="Legend", show_label=False, interactive=False, buttons=[],
                                                 scale=1, min_width=120)
-                    pores_image = gr.Image(label="Pores outlined at full resolution (full screen or download to zoom)",
+                    pores_image = gr.Image(label="Pores outlined on the face: cyan, or orange where PS-Net is "
+                                                 "unsure (full screen or download to zoom)",
                                            type="filepath", interactive=False, buttons=["fullscreen", "download"],
                                            height=IMAGE_HEIGHT, elem_id="pores-image")
                     zoom_gallery = gr.Gallery(label="Zones at 1:1 (pores outlined; click one to enlarge)", columns=5,
@@ -280,14 +325,16 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                                              info="how fully the routine is followed", min_width=200)
                         weeks = gr.Slider(0, FULL_COURSE_WEEKS, value=FULL_COURSE_WEEKS, step=1, label="Weeks of use",
                                           min_width=200)
-                    after_note = gr.Markdown(views.NO_SESSION)
+                    after_view = gr.Radio(choices=[("whole face", views.FACE_VIEW)], value=views.FACE_VIEW,
+                                          label="Show", info="a zone where its pores are densest, enlarged; or the "
+                                          "whole face", elem_id="after-view")
+                    after_note = gr.Markdown(views.NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
-                    after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,
-                                               elem_id="after-table")
+                    after_table = gr.Markdown(elem_id="after-table")
                 with gr.Tab("Suggestions", id="suggestions"):
-                    suggestions_table = gr.Dataframe(label="Suggested products", interactive=False, wrap=True,
-                                                     column_widths=["28%", "14%", "58%"], elem_id="suggestions-table")
+                    gr.Markdown("### Suggested products")
+                    suggestions = gr.Markdown(elem_id="suggestions")
                     routine = gr.Markdown()
                     with gr.Accordion("Sources", open=False):
                         sources = gr.Markdown()
@@ -306,23 +353,28 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     analysed = gr.on(
         triggers=[image.change, analyse_button.click], fn=analyse, inputs=[image, method, classes, state],
         outputs=[status, state, score, zones_table, details, parsing_image, legend_image, pores_image, zoom_gallery,
-                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, suggestions_table, routine,
-                 sources, *download_buttons],
+                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, after_view, suggestions,
+                 routine, sources, *download_buttons],
         preprocess=False, trigger_mode="always_last", concurrency_id="analysis", api_visibility="private")
-    before_after_inputs = [state, product, strength, weeks]
+    before_after_inputs = [state, product, strength, weeks, after_view]
     before_after_outputs = [after_slider, after_note, after_table]
     chained = {"concurrency_id": "analysis", "api_visibility": "private", "show_progress": "minimal"}
+    analysed.then(None, js=PHONE_SCROLL)
     analysed.then(show_before_after, before_after_inputs, before_after_outputs, **chained
                   ).then(prepare_downloads, state, download_buttons, **chained)
-    gr.on(triggers=[product.change, strength.change, weeks.change], fn=show_before_after,
+    # The downloads carry the before/after the user set: drawn again after each change.
+    gr.on(triggers=[product.input, strength.input, weeks.input, after_view.input], fn=show_before_after,
           inputs=before_after_inputs, outputs=before_after_outputs, trigger_mode="always_last",
-          concurrency_id="analysis", api_visibility="private")
+          concurrency_id="analysis", api_visibility="private"
+          ).then(prepare_downloads, state, download_buttons, **chained)
     classes.change(show_classes, [state, classes], [parsing_image, legend_image], trigger_mode="always_last",
                    concurrency_id="analysis", api_visibility="private")
     gr.api(analyze_photo, api_name="analyze", concurrency_id="analysis")
     demo.unload(forget_session)
 
 demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+memory.limit_retained_memory()  # before Gradio's worker threads start
+threading.Thread(target=_sweep_uploads_forever, name="poreseg-upload-sweep", daemon=True).start()
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")

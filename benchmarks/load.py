@@ -1,26 +1,32 @@
 """Load test of the app's /analyze API: the app in its own process, driven by concurrent gradio_client clients.
 
-    python benchmarks/load.py [--clients 20] [--seconds 60] [--method dog|psnet] [--photo PATH]
+    python benchmarks/load.py [--clients 20] [--seconds 60] [--method dog|psnet] [--photos PATH ...] [--idle 40]
 
 The app is started as users start it (``python app.py``) on a free loopback port; its start-up time
-(process start to the first page served) is reported. One warm-up request and three requests alone then
-give the single-request time (their median). Then --clients threads, each with its own Client, send the
-photo back to back for --seconds; requests under way at the end are finished and counted. Per request,
+(process start to the first page served) is reported. One warm-up request and three requests alone with
+the largest photo then give the single-request time (their median). Then --clients threads, each with its
+own Client, send photos back to back for --seconds; requests under way at the end are finished and counted. Per request,
 the latency (submit to result) and the queue wait (submit to the start of processing, from the status
 updates Gradio streams to the client) are recorded; failures are counted by message, and queue
 rejections (Gradio refuses a request when app.QUEUE_SIZE are already waiting) apart from errors. The
 server's peak resident memory is the high-water mark of its whole life (VmHWM in /proc, Linux).
 
-The photo is sent as a copy under a neutral name, as a user's upload: Gradio stores uploads by content
-and name, so the example's own name would land on the copy Gradio keeps of it for the examples gallery,
-which the app never deletes. Every client sends the same content, so the uploads share one file, the
-hard case for deleting uploads once read; the app runs with its cache in a scratch folder, and the
-uploads left there after the run are counted.
+Real photos of mixed sizes are sent in rotation, each client starting at another one: the examples and,
+when the data folder is there (PORESEG_DATA or ../shared/data), the MST-E portraits (2-9 MP), plus one
+of them enlarged to 4000x3000 (12 MP, the largest phone photo the app analyses untouched). --photos
+replaces the list. Each photo is sent as a copy under a neutral name, as a user's upload: Gradio stores
+uploads by content and name, so an example's own name would land on the copy Gradio keeps of it for the
+examples gallery, which the app never deletes. Clients send the same photos, so uploads share files, the
+hard case for deleting uploads; the app runs with its cache in a scratch folder, and the uploads left
+there --idle seconds after the run (time for the app's upload sweep) are counted.
 
-Goals (issue 5): no errors; a bounded queue (never more than QUEUE_SIZE waiting); peak RSS <= 2 GB;
-p95 latency <= p95 queue wait + 2 x the single-request time; no upload left in the app's cache (unless
-a request was refused: its upload waits for the app's periodic cache sweep). The exit code is 0 when
-all hold.
+Memory: the server's resident memory is sampled every RSS_SAMPLE_SECONDS, printed as a timeline, and
+its final value after --idle seconds without requests is reported beside the peak.
+
+Goals (issues 5 and 13): no errors; a bounded queue (never more than QUEUE_SIZE waiting); peak RSS <= 2 GB;
+after the idle time, RSS within IDLE_RSS_FACTOR of its value before the load; p95 latency <= p95 queue
+wait + 2 x the single-request time (of the largest photo, alone); no upload left in the app's cache. The
+exit code is 0 when all hold.
 
 The clients stay on loopback: gradio_client would otherwise look up huggingface.co for telemetry and
 its user agent, so the Hugging Face Hub is switched offline here (the app itself makes no such calls;
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -54,6 +61,10 @@ sys.path.insert(0, str(REPO))
 from app import QUEUE_SIZE  # noqa: E402
 
 PEAK_RSS_GOAL_BYTES = 2 * 1024 ** 3
+IDLE_RSS_FACTOR = 1.5  # after the load, idle RSS within this of what it was before
+RSS_SAMPLE_SECONDS = 1.0
+RSS_TIMELINE_SECONDS = 10.0
+TWELVE_MP = (4000, 3000)
 SINGLE_REQUESTS = 3
 STATUS_POLL_SECONDS = 0.05
 START_TIMEOUT_SECONDS = 180
@@ -77,8 +88,36 @@ class App:
 
     def peak_rss(self) -> int:
         """The server process's peak resident memory so far, in bytes."""
+        return self._status("VmHWM:")
+
+    def rss(self) -> int:
+        """The server process's resident memory now, in bytes."""
+        return self._status("VmRSS:")
+
+    def _status(self, field: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+        return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith(field))
+
+
+class RssSampler(threading.Thread):
+    """The app's RSS every RSS_SAMPLE_SECONDS, as (seconds since start, bytes), until stopped."""
+
+    def __init__(self, app: App):
+        super().__init__(daemon=True)
+        self.app, self.samples, self.stopped = app, [], threading.Event()
+        self.started = time.perf_counter()
+
+    def run(self):
+        while not self.stopped.wait(RSS_SAMPLE_SECONDS):
+            self.samples.append((time.perf_counter() - self.started, self.app.rss()))
+
+    def timeline(self) -> str:
+        """The highest RSS of each RSS_TIMELINE_SECONDS, in GB."""
+        slots: dict[int, int] = {}
+        for seconds, rss in self.samples:
+            slot = int(seconds // RSS_TIMELINE_SECONDS)
+            slots[slot] = max(slots.get(slot, 0), rss)
+        return " ".join(f"{slot * RSS_TIMELINE_SECONDS:.0f}s:{rss / 1024 ** 3:.2f}" for slot, rss in sorted(slots.items()))
 
 
 def free_port() -> int:
@@ -132,22 +171,25 @@ def one_request(client: Client, photo: Path, method: str) -> Request:
     return Request(finished - submitted, (processing or finished) - submitted, longest_queue)
 
 
-def drive(url: str, clients: int, seconds: float, photo: Path, method: str) -> tuple[list[Request], float]:
-    """``clients`` threads sending ``photo`` back to back until ``seconds`` have passed; the requests and
-    the time until the last one was answered."""
+def drive(url: str, clients: int, seconds: float, photos: list[Path], method: str) -> tuple[list[Request], float]:
+    """``clients`` threads sending ``photos`` in rotation (the clients' starting points spread over the
+    list), back to back until ``seconds`` have passed; the requests and the time until the last one was
+    answered."""
     requests: list[Request] = []
     lock = threading.Lock()
     started = time.perf_counter()
     deadline = started + seconds
 
-    def client_loop():
+    def client_loop(first: int):
         client = Client(url, verbose=False)
+        sent = 0
         while time.perf_counter() < deadline:
-            request = one_request(client, photo, method)
+            request = one_request(client, photos[(first + sent) % len(photos)], method)
+            sent += 1
             with lock:
                 requests.append(request)
 
-    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    threads = [threading.Thread(target=client_loop, args=(i * len(photos) // clients,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -165,7 +207,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def report(single: float, requests: list[Request], elapsed: float, args: argparse.Namespace, peak_rss: int,
-           uploads_left: int) -> bool:
+           idle_rss: tuple[int, int], uploads_left: int) -> bool:
     """Print the numbers and the goals; True when every goal holds."""
     done = [r for r in requests if r.error is None]
     failed = [r for r in requests if r.error is not None and not r.rejected]
@@ -184,16 +226,19 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
     print(f"latency p50 {percentile(latency, 0.5):.2f} s, p95 {p95_latency:.2f} s; queue wait p50 "
           f"{percentile(wait, 0.5):.2f} s, p95 {p95_wait:.2f} s; throughput {len(done) / elapsed:.2f}/s; "
           f"longest queue {longest_queue} (limit {QUEUE_SIZE})")
-    print(f"server peak RSS {peak_rss / 1024 ** 3:.2f} GB; uploads left in the app's cache: {uploads_left}")
+    before, after = idle_rss
+    print(f"server RSS {before / 1024 ** 3:.2f} GB before the load, peak {peak_rss / 1024 ** 3:.2f} GB, "
+          f"{after / 1024 ** 3:.2f} GB after {args.idle:g} s idle; uploads left in the app's cache: {uploads_left}")
     budget = p95_wait + 2 * single
     goals = [
         (not failed, f"no errors ({len(failed)})"),
         (longest_queue <= QUEUE_SIZE, f"bounded queue: longest {longest_queue} <= {QUEUE_SIZE}"),
         (peak_rss <= PEAK_RSS_GOAL_BYTES, f"peak RSS {peak_rss / 1024 ** 3:.2f} GB <= 2 GB"),
+        (after <= IDLE_RSS_FACTOR * before, (f"idle RSS after the load {after / 1024 ** 3:.2f} GB <= "
+                                             f"{IDLE_RSS_FACTOR:g} x {before / 1024 ** 3:.2f} GB before")),
         (p95_latency <= budget, f"p95 latency {p95_latency:.2f} s <= p95 queue wait {p95_wait:.2f} s + 2 x single "
                                 f"{single:.2f} s = {budget:.2f} s"),
-        (uploads_left == 0 or bool(rejected), f"no upload left in the app's cache ({uploads_left}"
-                                             f"{', some requests refused' if rejected else ''})"),
+        (uploads_left == 0, f"no upload left in the app's cache ({uploads_left})"),
     ]
     print("goals:")
     for held, text in goals:
@@ -201,30 +246,70 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
     return all(held for held, _ in goals)
 
 
+def megapixels(photo: Path) -> float:
+    from PIL import Image
+
+    with Image.open(photo) as image:  # the header only
+        return image.width * image.height / 1e6
+
+
+def default_photos(scratch: Path) -> list[Path]:
+    """The examples, the MST-E portraits of the data folder if it is there, and one of them at 12 MP,
+    large and small mixed (a fixed shuffle)."""
+    photos = sorted((REPO / "examples").glob("*.jpg"))
+    data = Path(os.environ.get("PORESEG_DATA", REPO.parent / "shared" / "data")) / "mste" / "images"
+    portraits = sorted(data.glob("*.jpg")) if data.is_dir() else []
+    if portraits:
+        from PIL import Image
+
+        large = scratch / "twelve-megapixels.jpg"
+        with Image.open(portraits[0]) as portrait:
+            portrait.convert("RGB").resize(TWELVE_MP).save(large, quality=92)
+        photos += [large, *portraits]
+        random.Random(0).shuffle(photos)
+    return photos
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long new requests are sent")
     parser.add_argument("--method", choices=("dog", "psnet"), default="dog")
-    parser.add_argument("--photo", type=Path, default=REPO / "examples" / "lisa_15cm.jpg")
+    parser.add_argument("--photos", type=Path, nargs="+", help="photos to send in rotation (default: see above)")
+    parser.add_argument("--idle", type=float, default=40.0, help="seconds without requests after the load")
     args = parser.parse_args()
 
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as scratch:
-        photo = Path(scratch) / f"load-test-photo{args.photo.suffix}"
-        shutil.copyfile(args.photo, photo)
-        app = start_app(Path(scratch) / "app.log", Path(scratch) / "gradio")
+        scratch = Path(scratch)
+        sources = args.photos or default_photos(scratch)
+        photos = []
+        for i, source in enumerate(sources):  # neutral names, as users' uploads
+            photos.append(scratch / f"load-test-{i:03d}{source.suffix}")
+            shutil.copyfile(source, photos[-1])
+        print(f"{len(photos)} photos in rotation, {min(p.stat().st_size for p in photos) / 1e6:.1f}-"
+              f"{max(p.stat().st_size for p in photos) / 1e6:.1f} MB")
+        app = start_app(scratch / "app.log", scratch / "gradio")
         try:
             print(f"app: python app.py on {app.url}, serving after {app.start_seconds:.1f} s")
             client = Client(app.url, verbose=False)
-            warm_up = one_request(client, photo, args.method)
+            largest = max(range(len(photos)), key=lambda i: megapixels(photos[i]))
+            warm_up = one_request(client, photos[largest], args.method)
             if warm_up.error:
-                sys.exit(f"the app cannot analyse {args.photo.name}: {warm_up.error}")
-            single = statistics.median(one_request(client, photo, args.method).latency for _ in range(SINGLE_REQUESTS))
-            print(f"single request ({args.method}, {args.photo.name}): {single:.2f} s (median of {SINGLE_REQUESTS})")
-            requests, elapsed = drive(app.url, args.clients, args.seconds, photo, args.method)
-            uploads_left = len(list(app.cache.rglob(photo.name)))
-            held = report(single, requests, elapsed, args, app.peak_rss(), uploads_left)
+                sys.exit(f"the app cannot analyse {sources[largest].name}: {warm_up.error}")
+            single = statistics.median(one_request(client, photos[largest], args.method).latency
+                                       for _ in range(SINGLE_REQUESTS))
+            print(f"single request ({args.method}, {sources[largest].name}, {megapixels(photos[largest]):.1f} MP, "
+                  f"the largest): {single:.2f} s (median of {SINGLE_REQUESTS})")
+            rss_before = app.rss()
+            sampler = RssSampler(app)
+            sampler.start()
+            requests, elapsed = drive(app.url, args.clients, args.seconds, photos, args.method)
+            time.sleep(args.idle)
+            sampler.stopped.set()
+            print(f"RSS over time (GB, highest per {RSS_TIMELINE_SECONDS:g} s): {sampler.timeline()}")
+            uploads_left = sum(len(list(app.cache.rglob(photo.name))) for photo in photos)
+            held = report(single, requests, elapsed, args, app.peak_rss(), (rss_before, app.rss()), uploads_left)
         finally:
             app.process.terminate()
             app.process.wait(timeout=30)

@@ -37,9 +37,10 @@ from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
 from poreseg.quality import Quality, assess
+from poreseg.scores import score_tenths
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
 from poreseg.suggest import Suggestions, suggest
-from poreseg.zones import FaceFrame, FaceZones, face_zones
+from poreseg.zones import ZONE_TITLES, FaceFrame, FaceZones, face_zones
 
 SCHEMA = 1
 METHODS = ("psnet", "dog")
@@ -65,6 +66,16 @@ class AnalysisOptions:
             raise ValueError("strength must be in [0, 1] and weeks >= 0")
 
 
+def metrics_dict(metrics: FaceMetrics) -> dict:
+    """``metrics.to_dict()`` with each score to a tenth rounded down (poreseg.scores), so that it lies in
+    the band beside it: rounded to the nearest, 69.96 would read 70.0, "Good"."""
+    numbers = metrics.to_dict()
+    for place, metric in [(numbers["face"], metrics.face), *zip(numbers["zones"].values(), metrics.zones.values())]:
+        if metric.score is not None:
+            place["score"] = score_tenths(metric.score)
+    return numbers
+
+
 @dataclass
 class AfterProduct:
     """A product's simulated effect, measured like the original photo."""
@@ -78,7 +89,7 @@ class AfterProduct:
         s = self.simulation
         return {"product": s.product_id, "strength": s.strength, "weeks": s.weeks,
                 "expected_reduction": round(s.expected_reduction, 4), "changed_pixels": int(s.changed.sum()),
-                **self.metrics.to_dict()}
+                **metrics_dict(self.metrics)}
 
 
 @dataclass
@@ -116,7 +127,7 @@ class Analysis:
             "scale_source": "eye distance (63 mm assumed)" if self.mm_per_px is not None else None,
             "pore_px": round(self.pore_px, 3),
             "pores_measured": self.pores_measured,
-            **self.metrics.to_dict(),
+            **metrics_dict(self.metrics),
             "warnings": list(self.warnings),
             "faces_found": self.parsing.faces_found,
             "face_box": None if self.parsing.face_box is None else list(self.parsing.face_box),
@@ -177,7 +188,13 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
 
     with clock.stage("zones"):
         window_zones = face_zones(window_labels, window_region, window_frame)
-        zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks)
+        zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks,
+                          window_zones.too_little_skin)
+        if zones.too_little_skin:
+            names = " and ".join(ZONE_TITLES[zone] for zone in zones.too_little_skin)
+            warnings.append(f"Too little skin is visible on the {names} to rate "
+                            f"{'them' if len(zones.too_little_skin) > 1 else 'it'}: hair, a mask, a hand or "
+                            "the pose hides the rest.")
     with clock.stage("metrics"):
         pore_objects = None if pores is None else shift(find_pores(window.crop(pores.mask), window_zones), window)
         metrics = measure(pore_objects, window_zones, mm_per_px, SCORE_REFERENCES[options.method])
@@ -213,7 +230,7 @@ def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: flo
     if analysis.pores is None:
         raise AnalysisError("Pores could not be measured in this photo, so there is nothing to simulate.")
     simulation = simulate_product(as_rgb8(rgb), analysis.pores.mask, analysis.region, get_product(product_id),
-                                  strength, weeks)
+                                  strength, weeks, analysis.pore_px)
     pores = segment_pores(simulation.after, skin_mask=analysis.region, method=analysis.method,
                           mm_per_px=analysis.mm_per_px, pore_px=analysis.pore_px)
     pore_objects = find_pores(pores.mask, analysis.zones)

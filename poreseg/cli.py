@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from poreseg.imageio import ImageLoadError, load_image
+from poreseg.scores import whole_score
 
 PROG = "poreseg"
 
@@ -77,7 +78,7 @@ def analyze_command(args: argparse.Namespace) -> int:
             print(f"{progress} {image}: failed: {' '.join(reason.split())}", file=sys.stderr)
             continue
         face = analysis.to_dict()["face"]
-        summary = (f"{face['pore_count']} pores, score {face['score']:.0f} ({face['band']})"
+        summary = (f"{face['pore_count']} pores, score {whole_score(face['score'])} ({face['band']})"
                    if analysis.pores_measured else "pores not measured (see warnings in report.json)")
         print(f"{progress} {image}: {summary} -> {folder}", file=sys.stderr)
     if failed:

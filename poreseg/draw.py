@@ -1,7 +1,7 @@
 """Pictures of results for people to look at: label colours, overlays and a legend. No models here."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import cv2
 import numpy as np
@@ -19,8 +19,9 @@ def colorize_labels(labels: np.ndarray) -> np.ndarray:
 
 
 def overlay_labels(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5,
-                   classes: Iterable[int] | None = None) -> np.ndarray:
-    """The image tinted with its label colours (only ``classes`` if given), each region outlined."""
+                   classes: Iterable[int] | None = None, class_alpha: Mapping[int, float] | None = None) -> np.ndarray:
+    """The image tinted with its label colours (only ``classes`` if given) at opacity ``alpha``, or the
+    class's own in ``class_alpha``; each region outlined."""
     rgb, labels = np.asarray(rgb, np.uint8), np.asarray(labels, np.uint8)
     _check_same_size(rgb, labels)
     shown = labels != BACKGROUND
@@ -28,7 +29,10 @@ def overlay_labels(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5,
         shown &= np.isin(labels, list(classes))
     visible = np.where(shown, labels, BACKGROUND).astype(np.uint8)
     colours = colorize_labels(visible)
-    out = blend(rgb, shown, colours[shown], alpha)
+    opacity = np.full(256, alpha, np.float32)
+    for class_id, value in (class_alpha or {}).items():
+        opacity[class_id] = value
+    out = blend(rgb, shown, colours[shown], opacity[visible[shown]][:, None])
     # A pixel whose 3x3 neighbourhood holds another id is on a boundary; only shown pixels are drawn,
     # so a region's outline lies inside it and the background stays untouched.
     kernel = np.ones((3, 3), np.uint8)
@@ -37,9 +41,9 @@ def overlay_labels(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5,
     return out
 
 
-def blend(rgb: np.ndarray, where: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
+def blend(rgb: np.ndarray, where: np.ndarray, colours: np.ndarray, alpha: float | np.ndarray) -> np.ndarray:
     """A copy of ``rgb`` whose pixels ``where`` (HxW bool) are mixed with ``colours`` (an RGB row for each,
-    in ``rgb[where]`` order) at opacity ``alpha``. Only those pixels go through floating point, in float32:
+    in ``rgb[where]`` order) at opacity ``alpha`` (one, or an Nx1 column: one per pixel). Only those pixels go through floating point, in float32:
     a full-size float64 copy of a 16 MP photo would take 400 MB."""
     out = np.array(rgb, np.uint8, copy=True)
     mixed = out[where].astype(np.float32) * (1 - alpha) + np.asarray(colours, np.float32) * alpha

@@ -7,7 +7,8 @@ on the region the product measures. From the parsing of the largest face:
 - the scale: millimetres per pixel from the eye distance (63 mm assumed), None without an eye pair;
 - the window: the part of the photo the face's region, quality, zones and metrics depend on;
 - the region: skin and nose a MARGIN_MM margin from everything else (``skin.skin_region``), within the
-  face oval (``zones.face_oval_mask``), so that the zones cover the whole region and neck and ears stay out;
+  face oval (``zones.face_oval_mask``, down to the chin the features show), so that the zones cover the
+  whole region and neck and ears stay out;
 - the expected pore diameter in pixels: from the scale, else from the skin's own texture, else from
   the feature box's rough scale.
 """
@@ -21,7 +22,7 @@ import numpy as np
 from poreseg.parsing import FaceParsing
 from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.skin import MARGIN_MM, skin_region
-from poreseg.zones import CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, face_frame, face_oval_mask
+from poreseg.zones import CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, face_frame, face_oval_mask, landmarks
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,10 @@ def locate(rgb: np.ndarray, parsing: FaceParsing, mm_per_px: float | None = None
     margin_px = MARGIN_MM / mm_per_px if mm_per_px else MARGIN_MM * frame.eye_distance_px / EYE_DISTANCE_MM
     window = FaceWindow.around(frame, margin_px, labels.shape)
     window_labels, window_frame = window.crop(labels), window.frame(frame)
-    region = window.full(skin_region(window_labels, margin_px) & face_oval_mask(window_frame, window_labels.shape))
+    # The oval's lower half stops at the chin the features show, so a head tilted back keeps its neck out.
+    chin_bottom = landmarks(window_labels, window_frame).chin_bottom
+    oval = face_oval_mask(window_frame, window_labels.shape, chin_bottom)
+    region = window.full(skin_region(window_labels, margin_px) & oval)
     if mm_per_px:
         pore_px = pore_px_from_mm_per_px(mm_per_px)
     else:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50_000_000  # "50 MB" as the messages, the README and Gradio's refusal all say it (10^6 bytes a MB)
 MAX_PIXELS = 120_000_000  # a 12000x9000 photo still loads; decompression bombs do not
 # Photos with more pixels are shrunk to this many as they load: a JPEG is decoded at 1/2, 1/4 or 1/8
 # scale directly, other formats are averaged down in Pillow before any copy is made. An analysis holds

@@ -21,14 +21,14 @@ YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 17
 
 
 def pores_outlined(rgb: np.ndarray, pore_mask: np.ndarray, uncertain: np.ndarray | None = None,
-                   colour: tuple[int, int, int] = PORE_OUTLINE) -> np.ndarray:
-    """The photo with a one-pixel ring drawn just outside each pore, so the pore itself stays visible;
-    the pores holding a pixel of ``uncertain`` ((K, 2) y, x; ``PoreResult.uncertain``) get an orange ring
-    (UNCERTAIN_OUTLINE)."""
+                   colour: tuple[int, int, int] = PORE_OUTLINE, width: int = 1) -> np.ndarray:
+    """The photo with a ring ``width`` pixels wide drawn just outside each pore, so the pore itself stays
+    visible; the pores holding a pixel of ``uncertain`` ((K, 2) y, x; ``PoreResult.uncertain``) get an
+    orange ring (UNCERTAIN_OUTLINE)."""
     out = np.array(rgb, np.uint8, copy=True)
-    out[_ring(pore_mask)] = colour
+    out[_ring(pore_mask, width)] = colour
     if uncertain is not None and len(uncertain):
-        out[_ring(pores_at(pore_mask, uncertain))] = UNCERTAIN_OUTLINE
+        out[_ring(pores_at(pore_mask, uncertain), width)] = UNCERTAIN_OUTLINE
     return out
 
 
@@ -39,9 +39,9 @@ def pores_at(pore_mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     return np.isin(components, chosen[chosen > 0])
 
 
-def _ring(mask: np.ndarray) -> np.ndarray:
+def _ring(mask: np.ndarray, width: int) -> np.ndarray:
     mask = np.asarray(mask, np.uint8)
-    return cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool) & ~mask.astype(bool)
+    return cv2.dilate(mask, np.ones((2 * width + 1,) * 2, np.uint8)).astype(bool) & ~mask.astype(bool)
 
 
 def zones_overlay(rgb: np.ndarray, zones: FaceZones, alpha: float = 0.35) -> np.ndarray:

@@ -23,6 +23,9 @@ INPUT_SIZE = FaceParserNet.input_size
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
 LABEL_UPSAMPLE_MAX = 1024  # logits are resampled to at most this size before the argmax
 MIN_FEATURE_AREA = 0.0004  # of a view: smaller feature clusters are not faces
+# Facial features spanning fewer image pixels than this cannot be told from noise (a 20x20 noise image
+# parsed as a face with its eyes 1 px apart), and a zero-sized box broke the eye search.
+MIN_FACE_BOX_PX = 24
 # The find pass looks again at a finer size when it finds nothing or only a face too small to trust.
 FIND_SIZES = (INPUT_SIZE, 2 * INPUT_SIZE)
 SMALL_FACE = 0.15  # feature box side / find view side: smaller faces are parsed from the finer view
@@ -171,6 +174,8 @@ class FaceParser:
         _paste(crop_labels, crop_matrix, labels)
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         face_box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+        if _side(face_box) < MIN_FACE_BOX_PX:
+            return FaceParsing(labels, None, 0)
         return FaceParsing(labels, face_box, faces_found)
 
 

@@ -18,6 +18,8 @@ from PIL import Image
 from poreseg import overlays
 from poreseg.analysis import Analysis
 from poreseg.metrics import FaceMetrics, PoreMetrics
+from poreseg.products import get_product
+from poreseg.scores import whole_score
 from poreseg.zones import ZONE_TITLES
 
 ZONE_COLUMNS = ("zone", "pore_count", "density_per_cm2", "mean_diameter_mm", "p95_diameter_mm", "area_fraction",
@@ -107,21 +109,33 @@ def zone_table(metrics: FaceMetrics) -> list[list[str]]:
         area = None if numbers.area_fraction is None else 100 * numbers.area_fraction
         table.append(["whole face" if zone == "face" else ZONE_TITLES[zone], cell(numbers.pore_count, "d"),
                       cell(numbers.density_per_cm2, ".1f"), cell(numbers.mean_diameter_mm, ".2f"), cell(area, ".2f"),
-                      cell(numbers.score, ".0f"), numbers.band or "-"])
+                      cell(None if numbers.score is None else whole_score(numbers.score), "d"), numbers.band or "-"])
     return table
 
 
+def simulation_line(analysis: Analysis) -> str:
+    """The before/after of the analysis in one line, for the summary sheet."""
+    s, after = analysis.after.simulation, analysis.after.metrics.face
+    before = analysis.metrics.face
+    scores = (f": pore score {whole_score(before.score)} -> {whole_score(after.score)} measured on the simulated photo"
+              if before.score is not None and after.score is not None else "")
+    return (f"Simulated: {get_product(s.product_id).name}, {s.weeks:g} weeks at {s.strength:.0%} strength"
+            f"{scores} (an illustration, not a promise)")
+
+
 def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
-    """The headline score, the scale, the zone table and the warnings, on white."""
+    """The headline score, the scale, the zone table, the before/after if any and the warnings, on white."""
     face = analysis.metrics.face
     headline = ("Pores not measured in this photo" if face.score is None
-                else f"Pore score {face.score:.0f} / 100 ({face.band})")
+                else f"Pore score {whole_score(face.score)} / 100 ({face.band})")
     scale = ("no mm scale (eyes not both visible)" if analysis.mm_per_px is None
              else f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
     table = zone_table(analysis.metrics)
-    warnings = [line for w in analysis.warnings for line in textwrap.wrap("! " + w, 95)]
+    notes = [(line, WARNING) for w in analysis.warnings for line in textwrap.wrap("! " + w, 95)]
+    if analysis.after is not None:
+        notes[:0] = [(line, INK) for line in textwrap.wrap(simulation_line(analysis), 95)]
     line = 24
-    panel = np.full((SHEET_MARGIN * 2 + line * (3 + len(table) + len(warnings)) + 16, width, 3), 255, np.uint8)
+    panel = np.full((SHEET_MARGIN * 2 + line * (3 + len(table) + len(notes)) + 16, width, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(panel, headline, (SHEET_MARGIN, SHEET_MARGIN + 22), font, 0.9, INK, 2, cv2.LINE_AA)
     cv2.putText(panel, f"method {analysis.method}; {scale}", (SHEET_MARGIN, SHEET_MARGIN + 22 + line), font, 0.5,
@@ -131,8 +145,8 @@ def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
         for text, (_, x) in zip(cells, TABLE_COLUMNS):
             cv2.putText(panel, text, (SHEET_MARGIN + x, y), font, 0.55, MUTED if r == 0 else INK, 1, cv2.LINE_AA)
         y += line
-    for text in warnings:
-        cv2.putText(panel, text, (SHEET_MARGIN, y + 8), font, 0.5, WARNING, 1, cv2.LINE_AA)
+    for text, colour in notes:
+        cv2.putText(panel, text, (SHEET_MARGIN, y + 8), font, 0.5, colour, 1, cv2.LINE_AA)
         y += line
     return panel
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from poreseg.metrics import FaceMetrics, PoreMetrics, ScoreReference
 from poreseg.products import STEPS, WHOLE_FACE, Product, catalogue
+from poreseg.scores import whole_score
 from poreseg.zones import ZONE_TITLES
 
 DISCLAIMER = ("Cosmetic guidance from one photo, not medical advice. Introduce one new product at a time and "
@@ -59,7 +60,7 @@ def finding(metric: str, place: str, numbers: PoreMetrics, reference: ScoreRefer
     if metric == "area_ratio":
         return (f"{place}: pores cover {100 * numbers.area_fraction:.2f}% of the skin "
                 f"(reference {100 * reference.area_fraction:.2f}%)")
-    return f"{place}: pore score {numbers.score:.0f} ({numbers.band})"
+    return f"{place}: pore score {whole_score(numbers.score)} ({numbers.band})"
 
 
 def reason_for(product: Product, metrics: FaceMetrics | None) -> str | None:

@@ -7,8 +7,11 @@ line (lower edge of the brows), the nose (its centre line, its pixels, its botto
 (centre and half width of lips plus mouth); anthropometric defaults stand in for a missing feature.
 
 - face: two half ellipses centred on the eye line, 1.1 eye distances wide either side, reaching
-  FOREHEAD_TOP above it and CHIN_BOTTOM below (pupils to chin is about 1.95 eye distances in adults).
-  This drops the ears and neck, which the parser labels skin too.
+  FOREHEAD_TOP above it and CHIN_BOTTOM below (pupils to chin is about 1.95 eye distances in adults),
+  or less when the mouth is visible: the chin ends LOWER_FACE_THIRDS times the nose-to-mouth distance
+  below the nose (the mouth lies a third of the way from the nose to the chin). A head tilted back
+  shortens that distance in the photo, and the chin then still ends at the jaw instead of running down
+  the neck. This drops the ears and neck, which the parser labels skin too.
 - forehead: above the brow line, and above the eye line beside the nose (temples);
 - nose: between the brow line and the bottom of the nose, the parsed nose plus a bridge strip;
 - chin: below the bottom of the nose and within the mouth's width: the chin and the upper lip;
@@ -16,7 +19,8 @@ line (lower edge of the brows), the nose (its centre line, its pixels, its botto
   subject's left cheek is on the image's right: photos are taken to be unmirrored.
 
 Every zone lies inside the region it is given and the zones are disjoint: they are the values of
-one label map.
+one label map. A zone with less than MIN_ZONE_AREA of visible skin (hair, a mask, a hand or the pose
+hide the rest) is left out and named in ``FaceZones.too_little_skin``: a strip is no sample of a zone.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ ZONE_TITLES = {name: name.replace("_", " ") for name in ZONES}  # for people: "l
 FACE_HALF_WIDTH = 1.1
 FOREHEAD_TOP = 1.7
 CHIN_BOTTOM = 1.95
+LOWER_FACE_THIRDS = 3.0
+MIN_ZONE_AREA = 0.15  # eye distances squared: about 6 cm² of skin, a fifth of a cheek
 BRIDGE_HALF_WIDTH = 0.15  # the nose bridge, where the parser often says skin
 # Anthropometric stand-ins for a feature the parsing does not show (hidden by a hand, a mask, ...).
 DEFAULT_BROW_LINE = -0.35
@@ -91,6 +97,7 @@ class Landmarks:
     nose_bottom: float
     mouth_centre: float
     mouth_half_width: float
+    chin_bottom: float = CHIN_BOTTOM
 
 
 def landmarks(labels: np.ndarray, frame: FaceFrame) -> Landmarks:
@@ -108,12 +115,16 @@ def landmarks(labels: np.ndarray, frame: FaceFrame) -> Landmarks:
     brow_line = float(np.percentile(brows[1], 80)) if brows else DEFAULT_BROW_LINE
     nose_centre = float(np.median(nose[0])) if nose else 0.0
     nose_bottom = float(np.percentile(nose[1], 98)) if nose else DEFAULT_NOSE_BOTTOM
+    chin_bottom = CHIN_BOTTOM
     if mouth:
         left, right = np.percentile(mouth[0], [2, 98])
         mouth_centre, mouth_half_width = float((left + right) / 2), float((right - left) / 2)
+        mouth_line = float(np.median(mouth[1]))
+        if mouth_line > nose_bottom:
+            chin_bottom = min(CHIN_BOTTOM, nose_bottom + LOWER_FACE_THIRDS * (mouth_line - nose_bottom))
     else:
         mouth_centre, mouth_half_width = nose_centre, DEFAULT_MOUTH_HALF_WIDTH
-    return Landmarks(brow_line, nose_centre, nose_bottom, mouth_centre, mouth_half_width)
+    return Landmarks(brow_line, nose_centre, nose_bottom, mouth_centre, mouth_half_width, chin_bottom)
 
 
 @dataclass
@@ -121,6 +132,7 @@ class FaceZones:
     labels: np.ndarray  # HxW uint8: 0 outside the zones, else 1 + the zone's index in ZONES
     frame: FaceFrame
     landmarks: Landmarks
+    too_little_skin: tuple[str, ...] = ()  # zones left out: less than MIN_ZONE_AREA of skin visible
 
     def mask(self, name: str) -> np.ndarray:
         return self.labels == ZONES.index(name) + 1
@@ -134,13 +146,14 @@ class FaceZones:
         return np.bincount(self.labels.ravel(), minlength=len(ZONES) + 1)
 
 
-def face_oval_mask(frame: FaceFrame, shape: tuple[int, int]) -> np.ndarray:
-    """HxW bool: the face's two half ellipses (see the module docstring) in an image of ``shape``."""
+def face_oval_mask(frame: FaceFrame, shape: tuple[int, int], chin_bottom: float = CHIN_BOTTOM) -> np.ndarray:
+    """HxW bool: the face's two half ellipses (see the module docstring) in an image of ``shape``, the
+    lower one reaching ``chin_bottom`` (Landmarks.chin_bottom)."""
     oval = np.zeros(shape, np.uint8)
     subpixel = 4  # cv2 drawing takes fixed-point coordinates with this many fractional bits
     centre = tuple(int(round(c * 2 ** subpixel)) for c in frame.origin)
     angle = float(np.degrees(frame.angle))
-    for reach, arc in ((FOREHEAD_TOP, (180, 360)), (CHIN_BOTTOM, (0, 180))):
+    for reach, arc in ((FOREHEAD_TOP, (180, 360)), (chin_bottom, (0, 180))):
         axes = tuple(int(round(r * frame.eye_distance_px * 2 ** subpixel)) for r in (FACE_HALF_WIDTH, reach))
         cv2.ellipse(oval, centre, axes, angle, *arc, 1, cv2.FILLED, cv2.LINE_8, subpixel)
     return oval.astype(bool)
@@ -150,7 +163,7 @@ def face_zones(labels: np.ndarray, region: np.ndarray, frame: FaceFrame) -> Face
     """The five zones of the face in ``frame``, each inside ``region`` (HxW bool)."""
     marks = landmarks(labels, frame)
     zone_labels = np.zeros(labels.shape, np.uint8)
-    ys, xs = np.nonzero(region & face_oval_mask(frame, labels.shape))
+    ys, xs = np.nonzero(region & face_oval_mask(frame, labels.shape, marks.chin_bottom))
     if ys.size == 0:
         return FaceZones(zone_labels, frame, marks)
     u, v = frame.to_face(xs.astype(np.float64), ys.astype(np.float64))
@@ -161,5 +174,8 @@ def face_zones(labels: np.ndarray, region: np.ndarray, frame: FaceFrame) -> Face
     chin = ~upper & (np.abs(u - marks.mouth_centre) <= marks.mouth_half_width)
     midline = np.where(upper, marks.nose_centre, marks.mouth_centre)
     zone = np.select([forehead, nose, chin, u > midline], [FOREHEAD, NOSE_ZONE, CHIN, LEFT_CHEEK], RIGHT_CHEEK)
+    areas = np.bincount(zone, minlength=len(ZONES) + 1)
+    too_little = [z for z in range(1, len(ZONES) + 1) if areas[z] < MIN_ZONE_AREA * frame.eye_distance_px ** 2]
+    zone[np.isin(zone, too_little)] = 0
     zone_labels[ys, xs] = zone
-    return FaceZones(zone_labels, frame, marks)
+    return FaceZones(zone_labels, frame, marks, tuple(ZONES[z - 1] for z in too_little))

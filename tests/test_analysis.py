@@ -137,7 +137,7 @@ def test_report_files(analysis, close_up, tmp_path):
 
 def test_charts(analysis, close_up):
     from poreseg.charts import density_figure, zone_scores_figure
-    heatmap = density_figure(close_up, analysis.density, analysis.metrics.reference)
+    heatmap = density_figure(close_up, analysis.density, analysis.metrics.reference, analysis.zones.face_mask())
     photo, trace = heatmap.data
     assert photo.type == "image" and photo.source.startswith("data:image/jpeg;base64,")
     assert trace.type == "heatmap" and "pores/cm²" in trace.hovertemplate
@@ -167,8 +167,12 @@ def test_studio_portrait_says_pores_are_unresolvable_and_keeps_the_rest():
 
 
 @pytest.mark.parametrize("image", [np.full((300, 400, 3), 128, np.uint8),
-                                   np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)],
-                         ids=["grey", "noise"])
+                                   np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8),
+                                   *(np.random.default_rng(seed).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+                                     for seed in range(3)),
+                                   cv2.resize(np.asarray(Image.open(PORTRAIT)), (32, 32),
+                                              interpolation=cv2.INTER_AREA)],
+                         ids=["grey", "noise", "noise_20px_0", "noise_20px_1", "noise_20px_2", "face_32px"])
 def test_no_face_is_a_clear_error(image):
     with pytest.raises(AnalysisError, match="No face found"):
         analyze(image, AnalysisOptions(method="dog"))

@@ -3,6 +3,7 @@ called through gradio_client. The browser test (tests/test_app_browser.py) cover
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -46,59 +47,43 @@ def test_before_after_table_pairs_the_columns():
     before = [header, ["nose", "30", "2.0", "0.40", "0.50", "40", "Average"]]
     after = [header, ["nose", "20", "1.5", "0.38", "0.30", "55", "Good"]]
     table = before_after_table(before, after)
-    assert table.headers == ["zone", "pores before", "pores after", "area % before", "area % after",
-                             "score before", "score after"]
-    assert table.rows == [["nose", "30", "20", "0.50", "0.30", "40", "55"]]
+    assert table.headers == ["zone", "pores before → after", "area % before → after", "score before → after"]
+    assert table.rows == [["nose", "30 → 20", "0.50 → 0.30", "40 → 55"]]
 
 
-def test_an_upload_is_deleted_once_read_and_its_twins_read_it_from_memory(tmp_path):
+def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while_a_request_needs_it(tmp_path):
     from poreseg.imageio import ImageLoadError
-    from poreseg.views import RecentUploads
+    from poreseg.views import Uploads
 
     now = [1000.0]
-    uploads = RecentUploads(seconds=60, max_bytes=10, clock=lambda: now[0])
+    uploads = Uploads(linger_seconds=20, orphan_seconds=45, clock=lambda: now[0])
 
-    def uploaded(name: str, content: bytes = b"photo", at: float | None = None) -> str:
+    def uploaded(name: str, at: float | None = None) -> str:
         path = tmp_path / "content-hash" / name  # as Gradio stores it: a folder named by the content
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(content)
+        path.write_bytes(b"photo")
         os.utime(path, (now[0] if at is None else at,) * 2)
         return str(path)
 
     path = uploaded("a.jpg")
-    assert uploads.take(path) == b"photo" and not Path(path).parent.exists()
-    now[0] += 50  # an identical upload whose request comes after the first deleted their shared file
-    assert uploads.take(path) == b"photo"
-    now[0] += 59  # and a third: the minute runs from the last time the bytes were asked for
-    assert uploads.take(path) == b"photo"
-    now[0] += 61
+    assert uploads.read(path) == b"photo"
+    assert uploads.sweep([path], needed=set(), now=now[0] + 19) == [] and Path(path).exists()  # preview loading
+    # An identical upload's request still queued keeps the shared file, however long it waits.
+    assert uploads.sweep([path], needed={path}, now=now[0] + 600) == [] and Path(path).exists()
+    assert uploads.sweep([path], needed=set(), now=now[0] + 20) == [path]
+    assert not Path(path).parent.exists()  # the content-named folder goes with its last file
     with pytest.raises(ImageLoadError, match="a.jpg: this upload is gone .* upload the photo again"):
-        uploads.take(path)
-    # Another name in the same folder (same content): the folder goes with the last of them.
-    first, second = uploaded("a.jpg"), uploaded("b.jpg")
-    uploads.take(first)
-    assert Path(second).exists()
-    uploads.take(second)
-    assert not Path(second).parent.exists()
-    # A twin's file that Gradio moves into place after its request was served from memory is deleted when
-    # the bytes are dropped; a file uploaded after they were last asked for is a new upload, and stays.
-    late, taken = uploaded("a.jpg", at=now[0] - 1), now[0]
-    uploads.expire(now=taken + 59)
-    assert Path(late).exists()
-    uploads.expire(now=taken + 60)
-    assert not Path(late).exists()
-    uploads.take(uploaded("a.jpg"))
-    new = uploaded("a.jpg", at=now[0] + 1)
-    uploads.expire(now=now[0] + 60)
-    assert Path(new).exists()
-    # Within the byte budget only: the oldest bytes go first.
-    assert uploads.take(new) == b"photo"
-    assert uploads.take(uploaded("big.jpg", b"0123456789")) == b"0123456789"
-    with pytest.raises(ImageLoadError):
-        uploads.take(new)
-    # What must stay (the examples) is read and left in place.
-    example = uploaded("example.jpg")
-    assert uploads.take(example, delete=False) == b"photo" and Path(example).exists()
+        uploads.read(path)
+    # Never read (the request was cancelled or turned away): gone a little later, still within the minute.
+    orphan = uploaded("b.jpg")
+    assert uploads.sweep([orphan], needed=set(), now=now[0] + 44) == []
+    assert uploads.sweep([orphan], needed=set(), now=now[0] + 45) == [orphan] and not Path(orphan).exists()
+    # Uploaded again after it was read: it lingers from then, for the request about to come.
+    again = uploaded("c.jpg")
+    uploads.read(again)
+    os.utime(again, (now[0] + 30,) * 2)
+    assert uploads.sweep([again], needed=set(), now=now[0] + 49) == [] and Path(again).exists()
+    assert uploads.sweep([again], needed=set(), now=now[0] + 50) == [again]
 
 
 @pytest.fixture(scope="module")
@@ -113,24 +98,31 @@ def session(tmp_path_factory):
 
 @requires_models
 def test_dashboard_views_of_a_close_up(session):
+    from poreseg.report import face_window
     from poreseg.views import PARSING_CLASSES, dashboard
 
     board = dashboard(session, 1.0, list(PARSING_CLASSES))
     face = session.analysis.metrics.face
-    assert f"Pore score {face.score:.0f} / 100" in board.score and face.band in board.score
+    assert f"Pore score {math.floor(face.score)} / 100 · {face.band}" in board.score
     assert "pore score" in board.status and "DoGPore" in board.status
     assert board.zones_table.rows[-1][:2] == ["whole face", str(face.pore_count)]
+    assert board.zones_table.headers[-1] == "score" and board.zones_table.rows[-1][-1] == \
+        f"{math.floor(face.score)} {face.band}"
     assert "mm per pixel" in board.details and "Photo quality" in board.details
     h, w = session.rgb.shape[:2]
-    for path in (board.parsing, board.pores, board.zones):  # full resolution, for zooming into the skin
+    for path in (board.parsing, board.zones):  # full resolution, for zooming into the skin
         with Image.open(path) as picture:
             assert picture.size == (w, h)
+    rows, cols = face_window(session.analysis)
+    with Image.open(board.pores) as picture:  # the face at full resolution, not the whole frame
+        assert picture.size == (cols.stop - cols.start, rows.stop - rows.start) and picture.size != (w, h)
     with Image.open(board.cutout) as cutout:
         assert cutout.mode == "RGBA"
     assert [caption.split(",")[0] for _, caption in board.zoom] == ["forehead", "nose", "left cheek", "right cheek",
                                                                     "chin"]
     assert board.density_figure is not None and board.scores_figure is not None
-    assert board.suggestions.rows and all(len(row) == 3 and row[2] for row in board.suggestions.rows)
+    products = session.analysis.suggestions.rows()
+    assert products and all(f"**{row['product']}** · *{row['when']}*" in board.suggestions for row in products)
     assert "Morning" in board.routine and "not medical advice" in board.routine
 
 
@@ -167,27 +159,89 @@ def test_parsing_toggles_redraw_only_the_chosen_classes(session):
     assert parsing_view(session, [SKIN])[0] == skin_only  # drawn once
 
 
+def test_the_parsing_overlay_lets_the_skin_tone_show_through():
+    """Dark skin stays dark under the overlay (an opaque peach made a Monk 8 face look light); features
+    are tinted enough to tell apart."""
+    from poreseg import draw
+    from poreseg.classes import EYE, PALETTE, SKIN
+    from poreseg.views import PARSING_ALPHA, SKIN_ALPHA
+
+    dark_skin = np.full((40, 40, 3), (92, 60, 45), np.uint8)
+    labels = np.full((40, 40), SKIN, np.uint8)
+    labels[15:25, 15:25] = EYE
+    shown = draw.overlay_labels(dark_skin, labels, PARSING_ALPHA, None, {SKIN: SKIN_ALPHA}).astype(int)
+    inside_skin = shown[5, 5]  # away from the outlines
+    assert np.abs(inside_skin - dark_skin[5, 5]).max() <= 15
+    assert np.abs(shown[20, 20] - dark_skin[20, 20]).max() >= 0.3 * np.abs(np.subtract(PALETTE[EYE], dark_skin[0, 0])).max()
+
+
 @requires_models
 def test_before_after_and_report_files(session):
-    from poreseg.views import before_after, report_files
+    from poreseg.views import (BEFORE_AFTER_SIDE, FACE_VIEW, before_after, before_after_views,
+                               default_before_after_view, report_files, visible_change)
 
-    result = before_after(session, "retinoid", 1.0, 12)
+    views = [value for _, value in before_after_views(session.analysis)]
+    assert views[-1] == FACE_VIEW and default_before_after_view(session.analysis) in views[:-1]
+    result = before_after(session, "retinoid", 1.0, 12)  # the zone where pores are densest, enlarged
     before, after = (np.asarray(Image.open(path)) for path in result.pair)
-    assert before.shape == after.shape and (before != after).any()
+    assert before.shape == after.shape == (BEFORE_AFTER_SIDE, BEFORE_AFTER_SIDE, 3)
+    assert f"{visible_change(before, after):.1%} of these pixels change" in result.note
+    face = before_after(session, "retinoid", 1.0, 12, FACE_VIEW)
+    before, after = (np.asarray(Image.open(path)) for path in face.pair)
+    assert before.shape == after.shape and (before != after).any() and before.shape[0] > BEFORE_AFTER_SIDE
     whole_face = result.table.rows[-1]
-    assert whole_face[0] == "whole face" and int(whole_face[2]) < int(whole_face[1])  # fewer pores after
+    pores_before, pores_after = map(int, whole_face[1].split(" → "))
+    assert whole_face[0] == "whole face" and pores_after < pores_before
     assert "Retinoid" in result.note and "not a promise" in result.note
     assert before_after(session, None, 1.0, 12).pair is None
     assert before_after(None, "retinoid", 1.0, 12).pair is None
 
+    before_after(session, "niacinamide_serum", 0.5, 8)
+    files = report_files(session)  # with the before/after last shown
+    report = json.loads(files["json"].read_text())
+    assert report["schema"] == 1
+    assert (report["simulation"]["product"], report["simulation"]["strength"], report["simulation"]["weeks"]) == \
+        ("niacinamide_serum", 0.5, 8)
+    assert "after_score" in files["csv"].read_text().splitlines()[0]
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.report import simulation_line
+
+    simulated = analyze(session.rgb, AnalysisOptions(method="dog", product="niacinamide_serum", strength=0.5, weeks=8))
+    assert simulation_line(simulated).startswith("Simulated: Niacinamide") and "8 weeks at 50%" in \
+        simulation_line(simulated)
+    before_after(session, None, 1.0, 12)
+    assert json.loads(report_files(session)["json"].read_text())["simulation"] is None
     files = report_files(session)
-    assert json.loads(files["json"].read_text())["schema"] == 1
     assert files["csv"].read_text().splitlines()[0].startswith("zone,pore_count")
     with Image.open(files["png"]) as sheet:
         assert sheet.format == "PNG"
 
     session.close()
-    assert not session.folder.exists()
+    assert not session.folder.exists() and session.closed
+    # An event queued before a newer analysis replaced the session: a plain message, nothing drawn.
+    assert before_after(session, "retinoid", 1.0, 12).pair is None
+
+
+# Portraits of the data folder (never committed) whose pores a camera resolves well: Monk 8 and 9 skin.
+VISIBLE_PORES = ("mste/images/8ad9671a__mst_input__skin_tone_8__img3.jpg",
+                 "mste/images/be64ed21__mst_input__skin_tone_9__img4.jpg")
+
+
+@requires_weights("face_parser", "portrait", "psnet")
+@pytest.mark.parametrize("photo", VISIBLE_PORES, ids=["monk8", "monk9"])
+def test_the_before_after_is_visible_where_pores_are(photo, tmp_path):
+    """At full course, at least 1% of the pixels shown change by 8 grey levels or more."""
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.imageio import load_image
+    from poreseg.training.datasets import DEFAULT_DATA_DIR
+    from poreseg.views import Session, before_after, visible_change
+
+    if not (DEFAULT_DATA_DIR / photo).is_file():
+        pytest.skip("data folder absent")
+    rgb = load_image(DEFAULT_DATA_DIR / photo)
+    session = Session(rgb, analyze(rgb, AnalysisOptions(method="psnet")), tmp_path)
+    before, after = (np.asarray(Image.open(path)) for path in before_after(session, "retinoid", 1.0, 12).pair)
+    assert visible_change(before, after) >= 0.01
 
 
 def test_app_imports_without_launching():

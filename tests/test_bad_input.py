@@ -216,7 +216,7 @@ CASES = [
     Case("bomb", ".png", lambda path: path.write_bytes(png_header_only(50_000, 50_000)), message="megapixel limit"),
     Case("one_pixel", ".png", lambda path: Image.new("RGB", (1, 1), SKIN_GREY).save(path), message="too small"),
     Case("heic", ".heic", heic, message="HEIC.*JPEG"),
-    Case("tiny", ".png", partial(edited, lambda rgb: cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)),
+    Case("tiny", ".png", partial(edited, lambda rgb: cv2.resize(rgb, (96, 96), interpolation=cv2.INTER_AREA)),
          check=warns("face is too small", pores_measured=False)),
     Case("grey_16_bit", ".png", partial(sixteen_bit, grey=True), check=measured),
     Case("rgb_16_bit", ".png", partial(sixteen_bit, grey=False), check=measured),

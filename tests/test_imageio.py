@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,6 +180,17 @@ def test_file_too_large(tmp_path, monkeypatch):
         load_image(path)
     with pytest.raises(ImageLoadError, match="too large"):
         load_image(path.read_bytes())
+
+
+def test_the_size_limit_is_50_mb_as_the_readme_says(tmp_path):
+    """One limit everywhere: the messages (app and command line) say the number the README gives."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "Files up to 50 MB" in readme
+    path = tmp_path / "big.jpg"
+    with open(path, "wb") as f:
+        f.truncate(imageio.MAX_FILE_BYTES + 1)
+    with pytest.raises(ImageLoadError, match=r"\(50 MB; limit 50 MB\)"):
+        load_image(path)
 
 
 image_arrays = hnp.arrays(

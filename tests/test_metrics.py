@@ -35,9 +35,11 @@ def grid_centres(count: int, x0: int, width: int = 100, height: int = 200, step:
 
 def test_every_method_has_its_own_reference():
     assert set(SCORE_REFERENCES) == set(METHODS)
-    # DoGPore keeps only its surest pores, so a face at its median has far fewer of them than at PS-Net's.
-    assert SCORE_REFERENCES["dog"].density_per_cm2 < PSNET.density_per_cm2 / 2
-    assert SCORE_REFERENCES["dog"].area_fraction < PSNET.area_fraction / 2
+    # Both detectors favour recall as people see pores, so their median faces are alike, not equal.
+    dog = SCORE_REFERENCES["dog"]
+    assert dog != PSNET
+    assert 0.5 < dog.density_per_cm2 / PSNET.density_per_cm2 < 2
+    assert 0.5 < dog.area_fraction / PSNET.area_fraction < 2
 
 
 @pytest.mark.parametrize("method", sorted(SCORE_REFERENCES))

@@ -15,7 +15,7 @@ from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
 from poreseg.pores.scale import TYPICAL_PORE_MM
-from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores
+from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, pore_sized, prepare_input, segment_pores
 
 pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
@@ -97,7 +97,7 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    np.testing.assert_array_equal(result.mask, (result.probability >= 0.5) & ~outside)
+    np.testing.assert_array_equal(result.mask, pore_sized((result.probability >= 0.5) & ~outside, pore_px))
     assert result.uncertainty[~outside].max() > 0
 
 
@@ -166,3 +166,12 @@ def test_uncertain_pores_get_their_own_outline():
     out = overlays.pores_outlined(rgb, mask, np.array([[21, 22]]))
     assert tuple(out[4, 6]) == overlays.PORE_OUTLINE and tuple(out[19, 21]) == overlays.UNCERTAIN_OUTLINE
     assert (out[mask] == 128).all()  # the pores themselves stay visible
+
+
+def test_specks_narrower_than_half_a_pore_are_dropped():
+    mask = np.zeros((40, 40), bool)
+    mask[5:9, 5:9] = True  # 16 px: 4.5 px across
+    mask[20, 20] = mask[30, 30:32] = True  # one and two pixels
+    kept = pore_sized(mask, 6.0)
+    assert kept[5:9, 5:9].all() and kept.sum() == 16
+    assert pore_sized(mask, 2.0).sum() == 19  # at 2 px pores even a pixel is half a pore

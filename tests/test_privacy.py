@@ -1,6 +1,6 @@
 """Privacy and limits: no outbound connection at run time, upload and pixel limits enforced before any
 decoding, a log of sizes and timings only, and no copies of photos left behind by a request: Gradio's
-copy of an upload is deleted once read."""
+copy of an upload is deleted once its preview had time to load."""
 from __future__ import annotations
 
 import json
@@ -167,8 +167,15 @@ def files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
 
+def sweep_later(app, seconds: float) -> None:
+    """The app's upload sweep as it runs ``seconds`` from now (it runs every UPLOAD_SWEEP_SECONDS)."""
+    for path in app.UPLOADS.sweep(list(app.demo.upload_file_set), app._needed_files(), now=time.time() + seconds):
+        app.demo.upload_file_set.discard(path)
+
+
 def test_an_api_request_leaves_nothing_behind(app_client, tmp_path):
-    """Gradio's copy of each upload is deleted once read, a photo that was not an image too."""
+    """Gradio's copy of each upload is deleted once its preview had time to load, a photo that was not an
+    image too."""
     import app
 
     cache = Path(app.demo.GRADIO_CACHE)
@@ -178,29 +185,51 @@ def test_an_api_request_leaves_nothing_behind(app_client, tmp_path):
     before, folders = files_under(cache), set(cache.iterdir())
     assert isinstance(api_outcome(app_client, photo), dict)
     assert "not an image" in api_outcome(app_client, text)
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
     # No file is left, nor a folder: neither Gradio's for the uploads nor a session's (the API keeps none).
     assert files_under(cache) - before == set()
     assert set(cache.iterdir()) - folders == set()
     assert not any(Path(path).name.startswith("probe-") for path in app.demo.upload_file_set)
-    # What a request could not delete (an identical upload sent meanwhile, whose request was refused) goes
-    # with the periodic sweep.
-    sweep_every, older_than = app.demo.delete_cache
-    assert sweep_every <= 60 and older_than <= app.SESSION_SECONDS + app.CACHE_SWEEP_SECONDS
+    assert app.UPLOAD_LINGER_SECONDS + app.UPLOAD_SWEEP_SECONDS <= 30
+
+
+def test_an_upload_no_request_reads_is_gone_within_a_minute(app_client, tmp_path):
+    """A photo uploaded whose request never comes (cancelled, tab closed, turned away by a full queue)."""
+    import httpx
+
+    import app
+
+    with open(PHOTO, "rb") as photo:
+        answer = httpx.post(app_client.src.rstrip("/") + "/gradio_api/upload",
+                            files={"files": ("probe-orphan.jpg", photo, "image/jpeg")}, timeout=60)
+    [path] = answer.json()
+    assert Path(path).exists()
+    sweep_later(app, app.UPLOAD_ORPHAN_SECONDS - 1)
+    assert Path(path).exists()
+    sweep_later(app, app.UPLOAD_ORPHAN_SECONDS)
+    assert not Path(path).exists() and path not in app.demo.upload_file_set
+    assert app.UPLOAD_ORPHAN_SECONDS + app.UPLOAD_SWEEP_SECONDS <= 60
 
 
 def test_identical_uploads_at_once_are_all_analysed_then_deleted(app_client, tmp_path):
     """Gradio gives identical uploads one file: the first request done must not take it from the others."""
     import app
     from gradio_client import handle_file
+    from gradio_client.utils import Status
 
     photo = tmp_path / "probe-twins.jpg"
     shutil.copy(PHOTO, photo)
     jobs = [app_client.submit(handle_file(str(photo)), method="dog", api_name="/analyze") for _ in range(3)]
+    # Once every request has joined the queue (uploaded and sent), a sweep as late as you like leaves the
+    # file to those still waiting.
+    joined = (Status.IN_QUEUE, Status.PROCESSING, Status.PROGRESS, Status.FINISHED)
+    deadline = time.monotonic() + 120
+    while not all(job.done() or job.status().code in joined for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
     reports = [job.result(timeout=300) for job in jobs]
     assert all(report["face"] == reports[0]["face"] for report in reports)
-    # Gradio may move a twin's file into place after its request was served from memory: it goes when the
-    # bytes are dropped, a minute on (a timer; called here at once).
-    app.RECENT_UPLOADS.expire(now=time.time() + app.RECENT_UPLOADS.seconds)
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
     assert not any(path.name == photo.name for path in files_under(Path(app.demo.GRADIO_CACHE)))
 
 
@@ -215,7 +244,8 @@ def test_an_upload_identical_to_an_example_leaves_the_example(app_client):
 
 
 def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
-    """After the first analysis the upload is gone; Analyse again (another method, say) reuses the photo."""
+    """The upload stays while its preview loads and is gone after; Analyse again (another method, say)
+    reuses the photo."""
     import app
 
     upload = Path(app.demo.GRADIO_CACHE) / "probe-dashboard" / "selfie.jpg"  # where Gradio keeps an upload
@@ -224,7 +254,9 @@ def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
     app.demo.upload_file_set.add(str(upload))
     image = {"path": str(upload), "meta": {"_type": "gradio.FileData"}}
     first = app.analyse(image, "dog", [], None)
-    assert first[app.status].startswith("Analysed") and not upload.parent.exists()
+    assert first[app.status].startswith("Analysed") and upload.exists()  # the browser shows it meanwhile
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    assert not upload.parent.exists()
     again = app.analyse(image, "dog", [], first[app.state])
     assert again[app.status].startswith("Analysed")
     assert again[app.state].rgb is first[app.state].rgb

@@ -1,4 +1,4 @@
-"""Product simulation on synthetic skin: pores fade (faintest first), nothing else changes."""
+"""Product simulation on synthetic skin: every pore shrinks and fades, nothing else changes."""
 from __future__ import annotations
 
 import dataclasses
@@ -45,18 +45,28 @@ def test_pores_fade_and_nothing_outside_the_changed_pixels_moves(skin):
     assert (result.after[~result.changed] == rgb[~result.changed]).all()
     assert (result.after[~region] == rgb[~region]).all()
     before, after = visible_pore_area(rgb, region), visible_pore_area(result.after, region)
-    assert after < before * (1 - 0.5 * result.expected_reduction)
+    # Less than the reduction itself: these hard-edged 7-px discs shrink by whole pixels on the grid.
+    assert after < before * (1 - result.expected_reduction / 3)
 
 
-def test_the_faintest_pores_fade_first(skin):
+def test_every_pore_shrinks_and_fades_none_vanishes(skin):
+    """As a product acts: each pore smaller and lighter, still there (texture stays); the change is
+    visible, at least VISIBLE grey levels on a good share of the pore pixels."""
     rgb, mask, region = skin
     result = simulate_product(rgb, mask, region, get_product("retinoid"), strength=1.0, weeks=12)
+    grey_before = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(int)
+    grey_after = cv2.cvtColor(result.after, cv2.COLOR_RGB2GRAY).astype(int)
+    skin_level = np.median(grey_before[region & ~mask])
     count, components = cv2.connectedComponents(mask.astype(np.uint8))
-    changed_share = [result.changed[components == c].mean() for c in range(1, count)]
-    # Components are numbered in scan order, which is the order of rising darkness here.
-    assert changed_share[0] == 1.0 and changed_share[-1] == 0.0
-    assert (np.diff((np.array(changed_share) > 0).astype(int)) <= 0).all()
-    assert sum(share > 0 for share in changed_share) == round(0.3 * len(DARKNESS))
+    for pore in range(1, count):
+        inside = components == pore
+        depth_before = skin_level - grey_before[inside].min()
+        depth_after = skin_level - grey_after[inside].min()
+        assert 0.4 * depth_before < depth_after < 0.85 * depth_before  # fainter, not gone
+        dark_before = (skin_level - grey_before[inside] > depth_before / 2).sum()
+        dark_after = (skin_level - grey_after[inside] > depth_before / 2).sum()
+        assert dark_after < dark_before  # and smaller
+    assert (np.abs(grey_after - grey_before)[mask] >= 8).mean() > 0.3
 
 
 def test_more_strength_and_more_weeks_fade_more(skin):

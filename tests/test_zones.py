@@ -148,3 +148,32 @@ def test_the_larger_of_two_real_faces_keeps_its_scale_and_zones():
     assert together.mm_per_px == pytest.approx(alone.mm_per_px, rel=0.1)
     for name, value in vars(alone.zones.landmarks).items():  # in eye distances
         assert getattr(together.zones.landmarks, name) == pytest.approx(value, abs=0.05), name
+
+
+def test_a_head_tilted_back_keeps_its_chin_off_the_neck():
+    """Tilted back, the lower face is foreshortened: nose, mouth and jaw come up towards the eyes, and the
+    neck's skin fills the frame's usual chin. The chin ends a lower face (three nose-to-mouth distances)
+    below the nose."""
+    labels = drawn_face()
+    labels[200:] = 0
+    cv2.ellipse(labels, (200, 200), (125, 110), 0, 0, 180, SKIN, -1)  # the jaw, higher up
+    cv2.rectangle(labels, (140, 260), (260, 419), SKIN, -1)  # the neck, seen from the front
+    cv2.fillPoly(labels, [np.array([(192, 165), (208, 165), (220, 215), (180, 215)])], NOSE)
+    cv2.ellipse(labels, (200, 245), (38, 9), 0, 0, 360, LIPS, -1)
+    zones = face_zones(labels, analysis_region(labels), face_frame(labels, None))
+    # nose bottom 215 (0.45 eye distances below the eyes), mouth 245 (0.75): the chin ends at 0.45 + 3 x 0.3.
+    assert zones.landmarks.chin_bottom == pytest.approx(1.35, abs=0.05)
+    ys, _ = np.nonzero(zones.face_mask())
+    assert ys.max() <= 170 + 1.35 * 100 + 2
+    assert zones.too_little_skin == ()
+
+
+def test_a_zone_with_only_a_strip_of_skin_is_left_out_and_named():
+    labels = drawn_face()
+    region = analysis_region(labels)
+    region[:, 200:] = False  # the image-right half hidden (a hand, hair, a turned head)...
+    region[240:250, 200:300] = True  # ...but for a strip of the subject's left cheek
+    zones = face_zones(labels, region, face_frame(labels, None))
+    assert zones.too_little_skin == ("left_cheek",)
+    assert not zones.mask("left_cheek").any()
+    assert zones.mask("right_cheek").any()

