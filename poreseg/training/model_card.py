@@ -192,11 +192,14 @@ sha256: {sha}
 Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
 
 1. **Coarse labels** from DoGPore (`poreseg/pores/dog.py`, `coarse_labels`), recall first: 1 on every
-   DoGPore pore over its whole extent; ignored on every faint dark spot at the pore scale (z >= 1, which
-   may be a pore a person would mark) and within a pore diameter of it, on each pore's one-pixel rim and
-   outside the region; 0 on the rest of the skin and on dark lines and large blobs (hairs, creases,
-   moles). **Drawn negatives** (`poreseg/training/negatives.py`): half of the patches get hairs, creases,
-   freckles, highlights, pen lines or hard JPEG drawn in, labelled 0.
+   DoGPore pore over its whole extent; a soft target of 0.25 on every faint dark spot at the pore scale
+   (z >= 1: it may be a pore a person would mark; ignored, such spots let a network mark 14% of the
+   skin); ignored within a pore diameter of them, on each pore's one-pixel rim and outside the region; 0
+   on the rest of the skin; 0 with 5x weight on dark lines and large blobs (hairs, creases, moles).
+   **Drawn negatives** (`poreseg/training/negatives.py`): half of the patches get hairs, creases,
+   freckles, highlights, pen lines or hard JPEG drawn in, labelled like those lines. **Rendered pores**
+   (`poreseg/training/synthetic_patches.py`): a share of each batch (`--synthetic-share`) are pores
+   rendered into pore-free training skin with their exact masks, which mark faint pores as pores.
 2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
    photo's region with {mc_samples} Monte-Carlo samples. A prediction is confident when its
    uncertainty is at most {uncertain} and its probability at least {pore_probability} (pore) or at most
