@@ -3,7 +3,8 @@
 The stages, in order; each is timed (seconds) in ``Analysis.timings``:
 
     parse     face parsing: class labels, the largest face, how many faces
-    portrait  the person's probability (for the cut-out)
+    portrait  the person's probability (for the cut-out); parser labels outside the face's feature box
+              where the cut-out is transparent become background (poreseg.parsing.within_person)
     region    the face frame (eye line), the scale (mm per pixel from the eye distance, taken as 63 mm)
               and the analysis region: skin and nose a MARGIN_MM margin from everything else, within
               the face oval (poreseg.zones), so that the zones cover the whole region. The region,
@@ -33,7 +34,7 @@ import numpy as np
 from poreseg.density import DensityMap, density_map
 from poreseg.imageio import as_rgb8
 from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, Pores, find_pores, measure
-from poreseg.parsing import FaceParsing, parse_face
+from poreseg.parsing import FaceParsing, parse_face, within_person
 from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
@@ -207,6 +208,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         warnings.append(f"{parsing.faces_found} faces found; the largest one was analysed.")
     with clock.stage("portrait"):
         person = segment_portrait(rgb)
+        parsing = within_person(parsing, person)
 
     with clock.stage("region"):
         labels = parsing.labels
