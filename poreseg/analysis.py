@@ -3,7 +3,8 @@
 The stages, in order; each is timed (seconds) in ``Analysis.timings``:
 
     parse     face parsing: class labels, the largest face, how many faces
-    portrait  the person's probability (for the cut-out)
+    portrait  the person's probability (for the cut-out); parser labels outside the face's feature box
+              where the cut-out is transparent become background (poreseg.parsing.within_person)
     region    the face's geometry (poreseg.face.locate): frame, scale, window and analysis region. The
               quality, zones and metrics stages read only the window around the face
     quality   the quality gate (poreseg.quality): can pores be resolved in this photo?
@@ -32,7 +33,7 @@ from poreseg.density import DensityMap, density_map
 from poreseg.face import FaceWindow, locate
 from poreseg.imageio import as_rgb8
 from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, Pores, find_pores, measure
-from poreseg.parsing import FaceParsing, parse_face
+from poreseg.parsing import FaceParsing, parse_face, within_person
 from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
@@ -165,6 +166,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         warnings.append(f"{parsing.faces_found} faces found; the largest one was analysed.")
     with clock.stage("portrait"):
         person = segment_portrait(rgb)
+        parsing = within_person(parsing, person)
 
     with clock.stage("region"):
         face = locate(rgb, parsing)

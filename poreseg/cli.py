@@ -20,11 +20,13 @@ PROG = "poreseg"
 
 def parse_command(args: argparse.Namespace) -> int:
     rgb = load_image(args.image)
-    from poreseg.parsing import parse_face
+    from poreseg.parsing import parse_face, within_person
+    from poreseg.portrait import segment_portrait
     parsing = parse_face(rgb)
     if parsing.faces_found == 0:
         print(f"no face found in {args.image}", file=sys.stderr)
         return 1
+    parsing = within_person(parsing, segment_portrait(rgb))  # the labels the analysis uses
     save(parsing.labels, args.out)
     if args.overlay:
         from poreseg.draw import overlay_labels
@@ -106,7 +108,11 @@ def eval_command(args: argparse.Namespace) -> int:
         return evaluate_pores.main(["--data", str(data)])
     else:
         from poreseg.portrait import segment_portrait
-        print(evaluate.portrait_report(segment_portrait, data))
+        if not args.teacher.is_dir():
+            print(f"{PROG}: error: teacher masks {args.teacher} not found (pass --teacher; README Training, step 1)",
+                  file=sys.stderr)
+            return 2
+        print(evaluate.portrait_report(evaluate.portrait_scores(segment_portrait, data, args.teacher), data))
     return 0
 
 
@@ -172,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluation tables on the held-out data")
     evaluate.add_argument("model", choices=("parser", "portrait", "psnet"))
     evaluate.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
+    evaluate.add_argument("--teacher", type=Path, default=Path("cache/teacher"),
+                          help="portrait: the teacher's masks, for the mste rows (default: cache/teacher)")
     evaluate.set_defaults(run=eval_command)
 
     train = commands.add_parser("train", help="train a model; further arguments go to its trainer")

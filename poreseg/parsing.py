@@ -199,6 +199,22 @@ def _paste(view_labels: np.ndarray, matrix: np.ndarray, labels: np.ndarray) -> N
     np.copyto(labels[y0:y1, x0:x1], pasted, where=pasted != 255)
 
 
+def within_person(parsing: FaceParsing, person: np.ndarray) -> FaceParsing:
+    """The parsing with every label outside the face's feature box that the person matte calls background
+    (fully transparent: ``person`` 0) set to background. A crop pass sees a door or a patterned wall
+    beside the head out of context and can call it hair or skin; the portrait network sees the whole
+    photo. Inside the feature box the parser's own labels are kept, so a matte that misses part of a face
+    (an extreme close-up) costs no facial features."""
+    if parsing.face_box is None:
+        return parsing
+    outside = np.asarray(person) <= 0
+    x0, y0, x1, y1 = parsing.face_box
+    outside[y0:y1, x0:x1] = False
+    labels = parsing.labels.copy()
+    labels[outside] = BACKGROUND
+    return FaceParsing(labels, parsing.face_box, parsing.faces_found)
+
+
 _default_parser: FaceParser | None = None
 
 

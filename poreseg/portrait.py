@@ -14,22 +14,46 @@ from poreseg.parsing import normalise
 from poreseg.weights import load_weights
 
 INPUT_SIZE = PortraitNet.input_size
-REFINE_MAX_SIDE = 1024  # edges are refined at this size at most, then resized
+REFINE_MAX_SIDE = 1024  # the guided filter's coefficients are fitted at this size at most ...
+MATTE_MAX_SIDE = 2048  # ... and applied to the photo at this size at most (larger photos: resized up from it)
+# Matte values below the first / above the second become fully transparent / opaque: a faint haze of
+# background (the network's 0.1-0.3 on a busy wall) would otherwise show through the cut-out as a ghost.
+# Symmetric around 0.5, so the person mask thresholded at 0.5 does not change.
+MATTE_TRANSPARENT, MATTE_OPAQUE = 0.25, 0.75
+
+
+def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    return cv2.boxFilter(x, cv2.CV_32F, (2 * radius + 1, 2 * radius + 1))
+
+
+def guided_filter_coefficients(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """He et al.'s guided filter (grey guide) as its smoothed linear coefficients: the filtered map is
+    ``a * guide + b``. Being smooth, ``a`` and ``b`` can be fitted on a small copy and applied to a large
+    guide (He and Sun's fast guided filter), so the edges follow the large image."""
+    mean_i, mean_p = _box_mean(guide, radius), _box_mean(source, radius)
+    cov_ip = _box_mean(guide * source, radius) - mean_i * mean_p
+    var_i = _box_mean(guide * guide, radius) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return _box_mean(a, radius), _box_mean(b, radius)
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter (grey guide): snaps a smooth map to the image's edges."""
-    size = (2 * radius + 1, 2 * radius + 1)
+    a, b = guided_filter_coefficients(guide, source, radius, eps)
+    return a * guide + b
 
-    def mean(x):
-        return cv2.boxFilter(x, cv2.CV_32F, size)
 
-    mean_i, mean_p = mean(guide), mean(source)
-    cov_ip = mean(guide * source) - mean_i * mean_p
-    var_i = mean(guide * guide) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return mean(a) * guide + mean(b)
+def _resized(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return rgb if scale == 1 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                             interpolation=cv2.INTER_AREA)
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
 
 
 class PortraitSegmenter:
@@ -50,17 +74,29 @@ class PortraitSegmenter:
         return self.net(normalise(view)).softmax(1)[0, 1].contiguous().numpy()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """The network sees the photo at 256x256. Its person probability is enlarged to a copy of at most
+        1024 px, where a guided filter (grey guide, radius 1/160 of the long side) fits the linear
+        coefficients that snap it to the photo's edges; they are applied to the photo at up to 2048 px
+        (fast guided filter), so the edges follow the photo at that resolution, and the result is
+        resized to full size if larger. Finally the matte is stretched so that values below 0.25 are
+        fully transparent and above 0.75 fully opaque: no haze of background in the cut-out."""
         h, w = rgb.shape[:2]
-        scale = min(1.0, REFINE_MAX_SIDE / max(h, w))
-        rw, rh = max(1, round(w * scale)), max(1, round(h * scale))
-        small = rgb if scale == 1 else cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)
-        # The network's view comes from the refining copy: a large photo is shrunk once, not twice.
-        probability = cv2.resize(self.coarse(small), (rw, rh), interpolation=cv2.INTER_LINEAR)
-        guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        radius = max(2, round(max(rw, rh) / 160))
+        matte_view = _resized(rgb, MATTE_MAX_SIDE)
+        # Both smaller copies come from the largest one needed: a large photo is shrunk once from full size.
+        refine_view = _resized(matte_view, REFINE_MAX_SIDE)
+        rh, rw = refine_view.shape[:2]
+        probability = cv2.resize(self.coarse(refine_view), (rw, rh), interpolation=cv2.INTER_LINEAR)
+        a, b = guided_filter_coefficients(_grey(refine_view), probability, max(2, round(max(rw, rh) / 160)), 1e-3)
+        mh, mw = matte_view.shape[:2]
+        if (mh, mw) != (rh, rw):
+            a = cv2.resize(a, (mw, mh), interpolation=cv2.INTER_LINEAR)
+            b = cv2.resize(b, (mw, mh), interpolation=cv2.INTER_LINEAR)
+        matte = a * _grey(matte_view) + b
+        matte -= MATTE_TRANSPARENT
+        matte *= 1 / (MATTE_OPAQUE - MATTE_TRANSPARENT)
         # Clipped before enlarging: linear interpolation stays within [0, 1], and clipping 12 MP costs.
-        refined = np.clip(guided_filter(guide, probability, radius, 1e-3), 0.0, 1.0)
-        return refined if scale == 1 else cv2.resize(refined, (w, h), interpolation=cv2.INTER_LINEAR)
+        np.clip(matte, 0.0, 1.0, out=matte)
+        return matte if (mh, mw) == (h, w) else cv2.resize(matte, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 _default_segmenter: PortraitSegmenter | None = None

@@ -66,7 +66,14 @@ def test_eval_without_data_folder(run, tmp_path, model):
     assert len(result.stderr.splitlines()) == 1
 
 
-@requires_weights("face_parser")
+def test_eval_portrait_without_teacher_masks(run, tmp_path):
+    result = run("eval", "portrait", "--data", tmp_path, "--teacher", tmp_path / "no_teacher")
+    assert result.returncode == 2
+    assert "no_teacher" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@requires_weights("face_parser", "portrait")  # the labels are fused with the person matte
 @pytest.mark.parametrize("with_overlay", [False, True])
 def test_parse(run, tmp_path, example_image, with_overlay):
     labels_path, overlay_path = tmp_path / "labels.png", tmp_path / "overlay.png"

@@ -9,7 +9,7 @@ from poreseg.models.parser_net import FaceParserNet
 from poreseg.models.portrait_net import PortraitNet
 
 PARSER_MAX_BYTES = 4_000_000  # fp32 weights
-PORTRAIT_MAX_BYTES = 500_000
+PORTRAIT_MAX_BYTES = 2_000_000  # issue 14: at most 2 MB of weights
 
 
 pytestmark = pytest.mark.usefixtures("one_thread_seeded")

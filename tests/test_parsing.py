@@ -219,3 +219,19 @@ def test_pasting_warps_only_the_view_footprint_and_gives_what_a_full_warp_gives(
     _paste(view, matrix, pasted)
     assert (pasted == expected).all()
     assert (pasted != under).any()
+
+
+def test_labels_the_matte_calls_background_become_background_outside_the_face_box():
+    from poreseg.classes import BACKGROUND
+    from poreseg.parsing import FaceParsing, within_person
+    labels = np.full((40, 60), HAIR, np.uint8)  # as if a door beside the head had been called hair
+    labels[10:30, 20:40] = SKIN
+    person = np.zeros((40, 60), np.float32)
+    person[:, 15:45] = 0.7
+    person[12:28, 22:38] = 0.0  # a matte that misses part of the face: the feature box keeps its labels
+    fused = within_person(FaceParsing(labels, (20, 10, 40, 30), 1), person)
+    expected = np.where(person > 0, labels, BACKGROUND)
+    expected[10:30, 20:40] = SKIN
+    np.testing.assert_array_equal(fused.labels, expected)
+    assert (fused.face_box, fused.faces_found) == ((20, 10, 40, 30), 1)
+    assert (labels[:, :15] == HAIR).all(), "the input parsing is not changed"

@@ -140,9 +140,28 @@ def parser_training_samples(data_dir: Path) -> list[Sample]:
             + unlabelled(data_dir))
 
 
+def closeups(data_dir: Path) -> list[Sample]:
+    """The cc0_lisa close-ups (one face at 15 to 60 cm): a person filling the frame, no labels."""
+    return [Sample(f"cc0_lisa_zoom/{p.stem}", p) for p in _images(data_dir / "cc0_lisa" / "zoom")]
+
+
+def mste_portraits(data_dir: Path, split: str) -> list[Sample]:
+    """The mste portraits as unlabelled samples; ``split`` as in ``pore_sources`` ("train", "test", "all"),
+    so the portrait evaluation holds out the same photos as the pore evaluation."""
+    stems = {source.image.stem for source in pore_sources(data_dir, split) if source.key.startswith("mste/")}
+    return [s for s in unlabelled(data_dir) if s.key.startswith("mste_images/") and s.image.stem in stems]
+
+
+def portrait_training_samples(data_dir: Path) -> list[Sample]:
+    """Every person photo the portrait segmenter trains on: the parser's training images without the held-out
+    mste portraits, plus the close-ups."""
+    held_out = {s.key for s in mste_portraits(data_dir, "test")}
+    return [s for s in parser_training_samples(data_dir) if s.key not in held_out] + closeups(data_dir)
+
+
 def all_samples(data_dir: Path) -> list[Sample]:
     """Every image the teacher is run on (training images plus the evaluation sets)."""
-    keyed = {s.key: s for s in parser_training_samples(data_dir) + fasseg(data_dir, "v2_test")
+    keyed = {s.key: s for s in parser_training_samples(data_dir) + closeups(data_dir) + fasseg(data_dir, "v2_test")
              + fasseg(data_dir, "v3_held_out") + celeb1k(data_dir, "test") + maskedface(data_dir, "test")
              + human_seg(data_dir, "test")}
     return list(keyed.values())
@@ -151,6 +170,12 @@ def all_samples(data_dir: Path) -> list[Sample]:
 def read_rgb(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image, without decoding it."""
+    with Image.open(path) as im:
+        return im.height, im.width
 
 
 def read_label(path: Path, size_hw: tuple[int, int]) -> np.ndarray:
