@@ -233,8 +233,7 @@ def pore_components(candidates: np.ndarray, above_seed: np.ndarray, blob: np.nda
         return np.zeros(candidates.shape, bool), np.zeros(candidates.shape, bool)
     ys, xs = np.nonzero(candidates)
     ids = components[ys, xs]
-    order = np.lexsort((above_seed[ys, xs], ids))  # by component, the most seed-like pixel last
-    peaks = order[np.r_[np.nonzero(np.diff(ids[order]))[0], len(order) - 1]]
+    peaks = component_peaks(ids, above_seed[ys, xs])
     peak_above_seed = np.full(count, -np.inf, np.float32)
     peak_blob = np.zeros(count, np.float32)
     peak_above_seed[ids[peaks]] = above_seed[ys[peaks], xs[peaks]]
@@ -259,6 +258,13 @@ def pore_components(candidates: np.ndarray, above_seed: np.ndarray, blob: np.nda
     structure = seeded & ((elongation > MAX_ELONGATION) | (diameter > STRUCTURE_DIAMETER))
     keep[0] = structure[0] = False
     return keep[components], structure[components]
+
+
+def component_peaks(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Indices into ``ids``/``values`` (one entry per pixel, ``ids`` its component) of each component's
+    pixel with the largest value, in the order of the component ids."""
+    order = np.lexsort((values, ids))  # by component, the largest value last
+    return order[np.r_[np.nonzero(np.diff(ids[order]))[0], len(order) - 1]]
 
 
 def coarse_labels(result: DogResult, region: np.ndarray) -> np.ndarray:

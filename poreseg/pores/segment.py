@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from poreseg.imageio import as_rgb8
 from poreseg.inference import inference_copy, prepare_for_inference
 from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
-from poreseg.pores.dog import dog_pores
+from poreseg.pores.dog import component_peaks, dog_pores
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.weights import load_weights
 
@@ -199,10 +199,9 @@ def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = bounding_box(mask)
     count, components = cv2.connectedComponents(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
     ys, xs = np.nonzero(components)
-    ids, values = components[ys, xs], uncertainty[y0:y1, x0:x1][ys, xs]
-    order = np.lexsort((values, ids))  # by pore, the most uncertain pixel last
-    last = order[np.r_[np.nonzero(np.diff(ids[order]))[0], len(order) - 1]]
-    unsure = last[values[last] >= UNCERTAIN_PORE]
+    values = uncertainty[y0:y1, x0:x1][ys, xs]
+    most_uncertain = component_peaks(components[ys, xs], values)
+    unsure = most_uncertain[values[most_uncertain] >= UNCERTAIN_PORE]
     return np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
 
 
