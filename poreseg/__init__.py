@@ -1,5 +1,20 @@
-"""poreseg: facial skin analysis (face parsing, portrait segmentation and pore segmentation)."""
+"""poreseg: facial skin analysis (face parsing, portrait segmentation and pore segmentation).
+
+The public API, one name per stage a user calls::
+
+    import poreseg
+    rgb = poreseg.load_image("photo.jpg")
+    analysis = poreseg.analyze(rgb, poreseg.AnalysisOptions(method="dog"))
+    analysis.to_dict()  # report.json, schema 1
+
+Everything else lives in the submodules (poreseg.report, poreseg.draw, ...), which are public but not
+re-exported here.
+"""
+from __future__ import annotations
+
+import importlib
 import os
+from typing import TYPE_CHECKING
 
 # OpenMP threads that spin while waiting for each other starve everything else on a 2-core machine
 # (measured: face parsing 13 s instead of 0.4 s next to another busy process). Must be set before torch
@@ -8,19 +23,41 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from poreseg.classes import CLASSES  # noqa: E402
 
-__all__ = ["CLASSES", "parse_face", "segment_portrait", "segment_pores", "FaceParsing", "PoreResult"]
+__version__ = "0.1.0"
+
+# Model-backed names import torch on first use only: `import poreseg` stays light for the command line's
+# --help and for the training-only teacher environment, which has no torch.
+_LAZY = {
+    "analyze": "poreseg.analysis",
+    "AnalysisOptions": "poreseg.analysis",
+    "Analysis": "poreseg.analysis",
+    "AnalysisError": "poreseg.analysis",
+    "load_image": "poreseg.imageio",
+    "ImageLoadError": "poreseg.imageio",
+    "parse_face": "poreseg.parsing",
+    "FaceParsing": "poreseg.parsing",
+    "segment_portrait": "poreseg.portrait",
+    "segment_pores": "poreseg.pores.segment",
+    "PoreResult": "poreseg.pores.segment",
+}
+
+__all__ = ["__version__", "CLASSES", *_LAZY]
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on demand
+    from poreseg.analysis import Analysis, AnalysisError, AnalysisOptions, analyze
+    from poreseg.imageio import ImageLoadError, load_image
+    from poreseg.parsing import FaceParsing, parse_face
+    from poreseg.pores.segment import PoreResult, segment_pores
+    from poreseg.portrait import segment_portrait
 
 
 def __getattr__(name: str):
-    # Model-backed entry points import torch; keep `import poreseg` light for the CLI and the
-    # training-only teacher environment, which has no torch.
-    if name in ("parse_face", "FaceParsing"):
-        from poreseg import parsing
-        return getattr(parsing, name)
-    if name == "segment_portrait":
-        from poreseg.portrait import segment_portrait
-        return segment_portrait
-    if name in ("segment_pores", "PoreResult"):
-        from poreseg.pores import segment
-        return getattr(segment, name)
-    raise AttributeError(f"module 'poreseg' has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module 'poreseg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # imported once; later look-ups do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,7 +8,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+def _weights_dir() -> Path:
+    """Where the weights and their model cards are: inside an installed package, ``poreseg/model_weights``
+    (pyproject.toml maps the top-level ``weights/`` there); in a checkout, ``weights/`` itself."""
+    package = Path(__file__).resolve().parent
+    installed = package / "model_weights"
+    return installed if installed.is_dir() else package.parent / "weights"
+
+
+WEIGHTS_DIR = _weights_dir()
 
 
 class WeightsError(RuntimeError):
