@@ -8,6 +8,13 @@ or ``weights/psnet.md``.
 Evaluates the weights with the report functions of ``python -m poreseg eval`` and writes the card with
 the file's sha256, which ``poreseg.weights`` checks at every load. Run it from the repository root after
 training. The weights are read once: the evaluated bytes are the hashed bytes, whatever card exists.
+The card is what the Hugging Face Hub reads (poreseg.training.hub_card adds the YAML header and the
+sections on use, limitations and licence).
+
+    python -m poreseg.training.model_card psnet --refresh
+
+re-renders a card's Hub header and sections around the evaluation already in it (after a change to them;
+nothing is evaluated, no data is needed; the weights must still be the ones the card describes).
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from poreseg.training import datasets
+from poreseg.training import datasets, hub_card
 
 COMMON_SETUP = """\
 pip install -r requirements.txt
@@ -388,12 +395,19 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", choices=("parser", "portrait", "psnet"))
     parser.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
-    parser.add_argument("--steps", type=int, required=True, help="training steps the weights were trained for")
+    parser.add_argument("--refresh", action="store_true",
+                        help="re-render the Hub header and sections around the card's evaluation; no evaluation")
+    parser.add_argument("--steps", type=int, help="training steps the weights were trained for (required)")
     parser.add_argument("--rounds", type=int, default=2, help="psnet: pseudo-label rounds it was trained with")
-    parser.add_argument("--hours", type=float, required=True, help="training duration, wall-clock hours")
+    parser.add_argument("--hours", type=float, help="training duration, wall-clock hours (required)")
     parser.add_argument("--synthetic-share", type=float, default=0.0, help="psnet: the share it was trained with")
     parser.add_argument("--notes", default="", help="extra line(s) for the Training section")
     args = parser.parse_args(argv)
+    name = {"parser": "face_parser", "portrait": "portrait", "psnet": "psnet"}[args.model]
+    if args.refresh:
+        return refresh(name)
+    if args.steps is None or args.hours is None:
+        parser.error("--steps and --hours are required (unless --refresh)")
     data = args.data or datasets.DEFAULT_DATA_DIR
     if not data.is_dir():
         print(f"model_card: error: data folder {data} not found (pass --data or set PORESEG_DATA)", file=sys.stderr)
@@ -407,7 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     from poreseg.models.psnet_net import PSNet
     from poreseg.weights import WEIGHTS_DIR, sha256
 
-    name = {"parser": "face_parser", "portrait": "portrait", "psnet": "psnet"}[args.model]
     weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
     if not weights.exists():
         print(f"model_card: error: {weights} not found (train first)", file=sys.stderr)
@@ -434,13 +447,28 @@ def main(argv: list[str] | None = None) -> int:
         notes=f"- Notes: {args.notes}\n" if args.notes else "",
         report=report, targets=targets, date=time.strftime("%Y-%m-%d"), torch_version=torch.__version__)
 
-    # poreseg.weights reads the first `sha256 ... <64 hex>` of the card: it must be this file's, and alone.
-    found = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", text)
-    if re.findall(r"[0-9a-f]{64}", text) != [digest] or not found or found.group(1) != digest:
-        print("model_card: error: the card must hold the weights' sha256 as its only 64-hex string", file=sys.stderr)
-        return 1
     if sha256(weights) != digest:
         print(f"model_card: error: {weights} changed during the evaluation; run again", file=sys.stderr)
+        return 1
+    return write_card(card, hub_card.hub_card(name, text), digest)
+
+
+def refresh(name: str) -> int:
+    """The card of ``weights/NAME.pt`` re-rendered around the evaluation it holds (see the module doc)."""
+    from poreseg.weights import WEIGHTS_DIR, expected_sha256, sha256
+
+    weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
+    if not card.exists() or sha256(weights) != expected_sha256(name):
+        print(f"model_card: error: {card} does not describe {weights}; evaluate it again", file=sys.stderr)
+        return 1
+    return write_card(card, hub_card.hub_card(name, hub_card.body_of(card.read_text())), sha256(weights))
+
+
+def write_card(card: Path, text: str, digest: str) -> int:
+    # poreseg.weights reads the first `sha256 ... <64 hex>` of the card: every 64-hex string must be this file's.
+    found = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", text)
+    if set(re.findall(r"[0-9a-f]{64}", text)) != {digest} or not found or found.group(1) != digest:
+        print("model_card: error: the card must hold no 64-hex string but the weights' sha256", file=sys.stderr)
         return 1
     card.with_suffix(".md.tmp").write_text(text)
     card.with_suffix(".md.tmp").replace(card)
