@@ -32,6 +32,7 @@ from poreseg import memory, views  # noqa: E402
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
+from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName  # noqa: E402
 from poreseg.products import catalogue  # noqa: E402
 from poreseg.simulate import FULL_COURSE_WEEKS  # noqa: E402
 from poreseg.weights import WeightsError  # noqa: E402
@@ -48,7 +49,7 @@ INTRO = ("# poreseg: facial skin analysis\n"
          "photo is processed on this machine's CPU and not kept: results live in memory for "
          f"{views.SESSION_MINUTES} minutes.")
 READY = "Upload a photo, take one with the webcam, paste one, or pick an example; then press Analyse."
-METHOD_INFO = "PS-Net: the trained pore network (needs weights/psnet.pt). DoGPore: a classical detector, no training."
+METHOD_INFO = " ".join(f"{m.label}: {m.description}." for m in METHODS.values())
 REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the same as the `/analyze` API and the "
                "command line), the zones as CSV, and a one-page PNG summary. The files are deleted with the "
                f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
@@ -275,7 +276,8 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
         with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo", type="filepath", image_mode=None,
                              sources=["upload", "webcam", "clipboard"], elem_id="photo")
-            method = gr.Radio(choices=views.METHOD_CHOICES, value="psnet", label="Pore method", info=METHOD_INFO)
+            method = gr.Radio(choices=[(m.label, m.name) for m in METHODS.values()], value=DEFAULT_METHOD,
+                              label="Pore method", info=METHOD_INFO)
             analyse_button = gr.Button("Analyse", variant="primary")
             status = gr.Markdown(READY, elem_id="status")
             if EXAMPLES:

@@ -72,7 +72,7 @@ def main() -> None:
     torch.manual_seed(0)
 
     trained = (WEIGHTS_DIR / "psnet.pt").exists()
-    psnet = segment.PoreSegmenter() if trained else segment.PoreSegmenter.from_net(PSNet())
+    psnet = segment.PoreSegmenter.load() if trained else segment.PoreSegmenter.from_net(PSNet())
     unet = segment.PoreSegmenter.from_net(PlainUNet())
     rgb = skin_region_image(args.size)
     region = np.ones(rgb.shape[:2], bool)

@@ -32,8 +32,9 @@ import numpy as np
 from poreseg.density import DensityMap, density_map
 from poreseg.face import FaceWindow, locate
 from poreseg.imageio import as_rgb8
-from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, Pores, find_pores, measure
+from poreseg.metrics import FaceMetrics, Pores, find_pores, measure
 from poreseg.parsing import FaceParsing, parse_face, within_person
+from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName, check_method
 from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
@@ -44,7 +45,6 @@ from poreseg.suggest import Suggestions, suggest
 from poreseg.zones import ZONE_TITLES, FaceFrame, FaceZones, face_zones
 
 SCHEMA = 1
-METHODS = ("psnet", "dog")
 
 
 class AnalysisError(ValueError):
@@ -53,14 +53,13 @@ class AnalysisError(ValueError):
 
 @dataclass
 class AnalysisOptions:
-    method: str = "psnet"  # pore segmentation: "psnet" or "dog"
+    method: MethodName = DEFAULT_METHOD  # pore segmentation: a name of poreseg.pores.methods.METHODS
     product: str | None = None  # a catalogue id (poreseg/data/products.csv): simulate it
     strength: float = 1.0  # 0-1, how fully the product's routine is followed
     weeks: float = FULL_COURSE_WEEKS  # weeks of use
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        check_method(self.method)
         if self.product is not None and self.product not in catalogue():
             raise ValueError(f"unknown product {self.product!r}; known: {', '.join(catalogue())}")
         if not 0.0 <= self.strength <= 1.0 or self.weeks < 0:
@@ -199,7 +198,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
                             "the pose hides the rest.")
     with clock.stage("metrics"):
         pore_objects = None if pores is None else shift(find_pores(window.crop(pores.mask), window_zones), window)
-        metrics = measure(pore_objects, window_zones, mm_per_px, SCORE_REFERENCES[options.method])
+        metrics = measure(pore_objects, window_zones, mm_per_px, METHODS[options.method].reference)
     density = None
     if pore_objects is not None and mm_per_px is not None:
         with clock.stage("density"):

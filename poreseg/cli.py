@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from poreseg.imageio import ImageLoadError, load_image
+from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.scores import whole_score
 
 PROG = "poreseg"
@@ -143,6 +144,8 @@ def output_path(*suffixes: str):
 # Label ids and masks must survive exactly: a lossy format would quietly change them.
 LOSSLESS = output_path(".png")
 PICTURE = output_path(".png", ".jpg", ".jpeg")
+METHOD_ARGUMENT = dict(choices=tuple(METHODS), default=DEFAULT_METHOD, help="pore method: " + "; ".join(
+    f"{m.name}: {m.label}, {m.description}{' (default)' if m.name == DEFAULT_METHOD else ''}" for m in METHODS.values()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,15 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     pores.add_argument("image", type=Path)
     pores.add_argument("--mask", type=Path, help="region to analyse: nonzero pixels of this image, at the image's "
                                                  "size; no face needed, the pore scale comes from the skin itself")
-    pores.add_argument("--method", choices=("psnet", "dog"), default="psnet",
-                       help="psnet: the network (default); dog: DoGPore, the difference-of-Gaussians detector")
+    pores.add_argument("--method", **METHOD_ARGUMENT)
     pores.add_argument("--out", type=LOSSLESS, required=True, help="mask PNG: 255 on pores, 0 elsewhere")
     pores.set_defaults(run=pores_command)
 
     analyse = commands.add_parser("analyze", help="full skin analysis: report.json, zones.csv and pictures per image")
     analyse.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     analyse.add_argument("--out", type=Path, required=True, help="output folder; one subfolder per image")
-    analyse.add_argument("--method", choices=("psnet", "dog"), default="psnet", help="pore segmentation method")
+    analyse.add_argument("--method", **METHOD_ARGUMENT)
     analyse.set_defaults(run=analyze_command)
 
     evaluate = commands.add_parser("eval", help="evaluation tables on the held-out data")

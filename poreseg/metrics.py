@@ -29,28 +29,11 @@ from poreseg.zones import ZONES, FaceZones
 
 @dataclass(frozen=True)
 class ScoreReference:
-    """The pore load of a face scoring 50, for one pore method."""
+    """The pore load of a face scoring 50, for one pore method (poreseg.pores.methods.METHODS)."""
 
     density_per_cm2: float
     area_fraction: float
 
-
-# Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93) measure visible pores (>= 250 um) on the
-# cheeks of 2,585 women as a density (N/cm2) and the share of skin they cover, and find both vary
-# several-fold between ethnic groups. There is no accepted norm for whole-face photos, and what a
-# detector counts depends on its sensitivity, so each method has its own references: 1.5 times the median
-# of what that method finds on the 61 MST-E portraits measured on a mm scale (all skin tones;
-# python -m poreseg.training.calibrate_score --method psnet dog). The median face then scores 63 (Good)
-# whichever method is chosen: a relative cosmetic indication, not a clinical grade.
-#   psnet: density 5.20 per cm2 at the median (2.80-8.50 from the 10th to the 90th percentile),
-#          area fraction 1.40% (0.70-2.56%); 60 faces measured.
-#   dog:   density 3.88 per cm2 at the median (0.41-6.58), area fraction 1.35% (0.18-2.27%). Since both
-#          detectors favour recall as people see pores (issue 11), their medians are close.
-# Re-derive the references whenever a detector or its weights change.
-SCORE_REFERENCES: dict[str, ScoreReference] = {
-    "psnet": ScoreReference(density_per_cm2=7.8, area_fraction=0.021),
-    "dog": ScoreReference(density_per_cm2=5.83, area_fraction=0.02),
-}
 
 SCORE_BANDS: tuple[tuple[str, float], ...] = (
     ("Excellent", 90.0), ("Great", 70.0), ("Good", 50.0), ("Average", 30.0), ("Poor", 0.0),
@@ -170,7 +153,7 @@ class FaceMetrics:
 
 
 def measure(pores: Pores | None, zones: FaceZones, mm_per_px: float | None, reference: ScoreReference) -> FaceMetrics:
-    """Per-zone and whole-face metrics scored against ``reference`` (SCORE_REFERENCES[method] for the pore
+    """Per-zone and whole-face metrics scored against ``reference`` (METHODS[method].reference for the pore
     method that found ``pores``); ``pores`` None when pores could not be measured."""
     zone_areas = zones.areas_px()
     per_zone = {}

@@ -7,7 +7,6 @@ network's resolution. Labels outside the crop come from the find pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,8 +15,7 @@ import torch
 from poreseg.classes import BACKGROUND, CLASSES, EYE, FACIAL_FEATURES, NOSE, SKIN
 from poreseg.imageio import as_rgb8
 from poreseg.models.parser_net import FaceParserNet
-from poreseg.inference import inference_copy, prepare_for_inference
-from poreseg.weights import load_weights
+from poreseg.inference import ModelSession
 
 INPUT_SIZE = FaceParserNet.input_size
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
@@ -115,17 +113,14 @@ def _to_image(box: tuple[int, int, int, int], matrix: np.ndarray) -> tuple[float
     return (*corners[0], *corners[1])
 
 
-class FaceParser:
-    """Loads the parser once; call it on RGB images."""
+class FaceParser(ModelSession):
+    """The face parser's session (poreseg.inference.ModelSession); call it on RGB images."""
 
-    def __init__(self, weights: Path | None = None, net: FaceParserNet | None = None):
-        self.net = (inference_copy(net) if net is not None
-                    else prepare_for_inference(load_weights(FaceParserNet(len(CLASSES)), "face_parser", weights)))
+    weights_name = "face_parser"
 
-    @classmethod
-    def from_net(cls, net: FaceParserNet) -> "FaceParser":
-        """A session around a network in memory (training-time validation)."""
-        return cls(net=net)
+    @staticmethod
+    def build_net() -> FaceParserNet:
+        return FaceParserNet(len(CLASSES))
 
     @torch.inference_mode()
     def labels(self, rgb: np.ndarray, matrix: np.ndarray, view_size: int, out_size: int) -> np.ndarray:
@@ -215,12 +210,6 @@ def within_person(parsing: FaceParsing, person: np.ndarray) -> FaceParsing:
     return FaceParsing(labels, parsing.face_box, parsing.faces_found)
 
 
-_default_parser: FaceParser | None = None
-
-
 def parse_face(rgb: np.ndarray) -> FaceParsing:
     """Parse the largest face of an RGB image (HxWx3 uint8; grey, RGBA and 16-bit arrays are converted)."""
-    global _default_parser
-    if _default_parser is None:
-        _default_parser = FaceParser()
-    return _default_parser(as_rgb8(rgb))
+    return FaceParser.shared()(as_rgb8(rgb))

@@ -1,17 +1,14 @@
 """Portrait (person) segmentation at full resolution with clean edges."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
 
 from poreseg.imageio import as_rgb8
-from poreseg.inference import inference_copy, prepare_for_inference
+from poreseg.inference import ModelSession
 from poreseg.models.portrait_net import PortraitNet
 from poreseg.parsing import normalise
-from poreseg.weights import load_weights
 
 INPUT_SIZE = PortraitNet.input_size
 REFINE_MAX_SIDE = 1024  # the guided filter's coefficients are fitted at this size at most ...
@@ -56,16 +53,14 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
 
 
-class PortraitSegmenter:
-    """Loads the portrait network once; call it on RGB images."""
+class PortraitSegmenter(ModelSession):
+    """The portrait network's session (poreseg.inference.ModelSession); call it on RGB images."""
 
-    def __init__(self, weights: Path | None = None, net: PortraitNet | None = None):
-        self.net = (inference_copy(net) if net is not None
-                    else prepare_for_inference(load_weights(PortraitNet(), "portrait", weights)))
+    weights_name = "portrait"
 
-    @classmethod
-    def from_net(cls, net: PortraitNet) -> "PortraitSegmenter":
-        return cls(net=net)
+    @staticmethod
+    def build_net() -> PortraitNet:
+        return PortraitNet()
 
     @torch.inference_mode()
     def coarse(self, rgb: np.ndarray) -> np.ndarray:
@@ -99,12 +94,6 @@ class PortraitSegmenter:
         return matte if (mh, mw) == (h, w) else cv2.resize(matte, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-_default_segmenter: PortraitSegmenter | None = None
-
-
 def segment_portrait(rgb: np.ndarray) -> np.ndarray:
     """Person probability (HxW float32 in [0, 1]) of an RGB image, at the image's size."""
-    global _default_segmenter
-    if _default_segmenter is None:
-        _default_segmenter = PortraitSegmenter()
-    return _default_segmenter(as_rgb8(rgb))
+    return PortraitSegmenter.shared()(as_rgb8(rgb))

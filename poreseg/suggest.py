@@ -2,7 +2,7 @@
 
 The rules are data: each catalogue product's ``trigger`` on its ``zones`` (see poreseg.products).
 Density and area are judged against the reference the metrics were scored against (the pore method's,
-see poreseg.metrics.SCORE_REFERENCES), so "above reference" means the same thing here as in the score.
+see poreseg.pores.methods.METHODS), so "above reference" means the same thing here as in the score.
 When pores could not be measured only the daily basics (products triggered ``always``) are suggested.
 """
 from __future__ import annotations

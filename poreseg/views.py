@@ -27,18 +27,17 @@ from poreseg.analysis import AfterProduct, Analysis, AnalysisError, simulate
 from poreseg.classes import BACKGROUND, CLASSES, SKIN
 from poreseg.imageio import MAX_FILE_BYTES, ImageLoadError, load_image
 from poreseg.metrics import SCORE_BANDS
-from poreseg.parsing import parse_face
+from poreseg.parsing import FaceParser
+from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM
-from poreseg.pores.segment import segment_pores
-from poreseg.portrait import segment_portrait
+from poreseg.pores.segment import PoreSegmenter
+from poreseg.portrait import PortraitSegmenter
 from poreseg.products import get_product
 from poreseg.scores import whole_score
 from poreseg.suggest import Suggestions
 from poreseg.weights import WeightsError
 from poreseg.zones import ZONE_TITLES, ZONES
 
-METHOD_CHOICES = (("PS-Net", "psnet"), ("DoGPore", "dog"))
-METHOD_NAMES = {value: label for label, value in METHOD_CHOICES}
 PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
 # The parsing overlay lets the photo show through; skin, most of the face, is only outlined and faintly
 # tinted, so the skin tone on the page is the photo's (an opaque peach made dark skin look light).
@@ -283,7 +282,7 @@ def status_line(analysis: Analysis, seconds: float) -> str:
               else "**pores not measured** (see Overview)")
     found = analysis.parsing.faces_found
     faces = "1 face" if found == 1 else f"{found} faces, the largest analysed"
-    line = f"Analysed a {w}x{h} photo with {METHOD_NAMES[analysis.method]} in {seconds:.1f} s: {faces}; {result}."
+    line = f"Analysed a {w}x{h} photo with {METHODS[analysis.method].label} in {seconds:.1f} s: {faces}; {result}."
     if analysis.warnings:
         line += f" {len(analysis.warnings)} warning{'s' if len(analysis.warnings) > 1 else ''} on the Overview tab."
     return line
@@ -579,14 +578,13 @@ def report_files(session: Session) -> dict[str, Path]:
 
 
 def warm_up() -> str | None:
-    """Load the networks once, so that the first visitor does not wait for them. Raises WeightsError when
-    the face parser or the portrait network cannot load (nothing works without them); returns why PS-Net
-    is not available, or None when it is."""
-    probe = np.full((64, 64, 3), 128, np.uint8)
-    parse_face(probe)
-    segment_portrait(probe)
+    """Load the networks' shared sessions, so that the first visitor does not wait for them. Raises
+    WeightsError when the face parser or the portrait network cannot load (nothing works without them);
+    returns why PS-Net is not available, or None when it is."""
+    FaceParser.shared()
+    PortraitSegmenter.shared()
     try:
-        segment_pores(probe, skin_mask=np.ones(probe.shape[:2], bool), method="psnet", mm_per_px=0.1)
+        PoreSegmenter.shared()
     except WeightsError as error:
         return hide_directories(str(error))
     return None

@@ -16,7 +16,8 @@ from conftest import REPO_ROOT, requires_weights
 from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, analyze, simulate
 from poreseg.face import FaceWindow
 from poreseg.imageio import load_image
-from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, find_pores, pore_score
+from poreseg.metrics import MM2_PER_CM2, find_pores, pore_score
+from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM
 from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.zones import ZONES, face_oval_mask, face_zones
@@ -63,11 +64,11 @@ def test_close_up_numbers_are_consistent(analysis):
 
 
 def test_a_dog_analysis_is_scored_and_judged_against_dogs_reference(analysis):
-    dog = SCORE_REFERENCES["dog"]
+    dog = METHODS["dog"].reference
     assert analysis.metrics.reference == dog and analysis.after.metrics.reference == dog
     face = analysis.metrics.face
     assert face.score == pytest.approx(pore_score(face.density_per_cm2, face.area_fraction, dog))
-    assert face.score < pore_score(face.density_per_cm2, face.area_fraction, SCORE_REFERENCES["psnet"])
+    assert face.score < pore_score(face.density_per_cm2, face.area_fraction, METHODS["psnet"].reference)
     density_reasons = [s.reason for s in analysis.suggestions.items if s.product.trigger.metric == "density_ratio"]
     assert all(f"(reference {dog.density_per_cm2:.1f})" in reason for reason in density_reasons)
 

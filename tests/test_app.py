@@ -329,8 +329,8 @@ def test_a_file_over_the_size_limit_is_refused(app_client, tmp_path):
 @requires_models
 def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_client, tmp_path, monkeypatch):
     """A server whose weights/ has no psnet.pt (PS-Net is optional) says so; DoGPore still works."""
-    import poreseg.pores.segment
     import poreseg.weights
+    from poreseg.pores.segment import PoreSegmenter
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
@@ -338,9 +338,7 @@ def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_cl
         for suffix in (".pt", ".md"):
             shutil.copy(WEIGHTS_DIR / f"{name}{suffix}", tmp_path)
     monkeypatch.setattr(poreseg.weights, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(poreseg.pores.segment, "_default_segmenter", None)  # as in a fresh server
-
-    with pytest.raises(AppError, match="PS-Net is not available.*DoGPore"):
+    with PoreSegmenter.swapped(None), pytest.raises(AppError, match="PS-Net is not available.*DoGPore"):
         app_client.predict(handle_file(str(CLOSE_UP)), api_name="/analyze")  # PS-Net is the default
     assert app_client.predict(handle_file(str(CLOSE_UP)), method="dog", api_name="/analyze")["method"] == "dog"
 

@@ -142,7 +142,7 @@ def test_an_intact_weight_file_of_another_architecture_is_named_with_its_sha256(
     path = tmp_path / "other_network.pt"
     torch.save({"model": {"stem.0.weight": torch.randn(7, 3, 5, 5, generator=generator)}}, path)
     with pytest.raises(WeightsError) as raised:
-        getattr(importlib.import_module(module), session)(path)
+        getattr(importlib.import_module(module), session).load(path)
     message = str(raised.value)
     assert "\n" not in message and "do not fit" in message and str(path) in message
     assert weights.expected_sha256(name) in message

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from poreseg.analysis import METHODS
-from poreseg.metrics import SCORE_BANDS, SCORE_REFERENCES, find_pores, measure, pore_score, score_band
+from poreseg.metrics import SCORE_BANDS, find_pores, measure, pore_score, score_band
+from poreseg.pores.methods import METHODS
 from poreseg.zones import ZONES, FaceFrame, FaceZones, Landmarks
 
 MM_PER_PX = 0.1  # 100 px = 1 cm
-PSNET = SCORE_REFERENCES["psnet"]
+PSNET = METHODS["psnet"].reference
 
 
 def stripe_zones(height: int = 200, width: int = 500) -> FaceZones:
@@ -34,17 +34,16 @@ def grid_centres(count: int, x0: int, width: int = 100, height: int = 200, step:
 
 
 def test_every_method_has_its_own_reference():
-    assert set(SCORE_REFERENCES) == set(METHODS)
     # Both detectors favour recall as people see pores, so their median faces are alike, not equal.
-    dog = SCORE_REFERENCES["dog"]
+    dog = METHODS["dog"].reference
     assert dog != PSNET
     assert 0.5 < dog.density_per_cm2 / PSNET.density_per_cm2 < 2
     assert 0.5 < dog.area_fraction / PSNET.area_fraction < 2
 
 
-@pytest.mark.parametrize("method", sorted(SCORE_REFERENCES))
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_score_is_100_without_pores_and_50_at_each_methods_reference(method):
-    reference = SCORE_REFERENCES[method]
+    reference = METHODS[method].reference
     assert pore_score(0.0, 0.0, reference) == 100.0
     assert pore_score(reference.density_per_cm2, reference.area_fraction, reference) == pytest.approx(50.0)
     assert pore_score(None, reference.area_fraction, reference) == pytest.approx(50.0)
@@ -54,9 +53,9 @@ def test_score_is_100_without_pores_and_50_at_each_methods_reference(method):
 
 
 @given(st.floats(0, 200), st.floats(0, 0.2), st.floats(0.01, 50), st.floats(0.0001, 0.05),
-       st.sampled_from(sorted(SCORE_REFERENCES)))
+       st.sampled_from(sorted(METHODS)))
 def test_score_is_monotone_in_density_and_area(density, fraction, more_density, more_fraction, method):
-    reference = SCORE_REFERENCES[method]
+    reference = METHODS[method].reference
     score = pore_score(density, fraction, reference)
     assert 0.0 <= score <= 100.0
     assert pore_score(density + more_density, fraction, reference) < score
@@ -66,7 +65,7 @@ def test_score_is_monotone_in_density_and_area(density, fraction, more_density, 
 def test_the_same_pores_score_lower_against_dogs_lower_reference():
     zones = stripe_zones()
     pores = find_pores(discs(zones.labels.shape, grid_centres(20, 100), 2), zones)
-    dog = SCORE_REFERENCES["dog"]
+    dog = METHODS["dog"].reference
     against_psnet, against_dog = measure(pores, zones, MM_PER_PX, PSNET), measure(pores, zones, MM_PER_PX, dog)
     assert against_psnet.reference == PSNET and against_dog.reference == dog
     assert against_dog.face.score < against_psnet.face.score
@@ -82,7 +81,7 @@ def test_to_dict_fields_do_not_depend_on_the_reference():
     pores = find_pores(discs(zones.labels.shape, grid_centres(5, 0), 2), zones)
     fields = {"pore_count", "density_per_cm2", "mean_diameter_mm", "p95_diameter_mm", "area_fraction", "score",
               "band", "skin_area_px", "skin_area_cm2"}
-    for reference in SCORE_REFERENCES.values():
+    for reference in [m.reference for m in METHODS.values()]:
         report = measure(pores, zones, MM_PER_PX, reference).to_dict()
         assert set(report) == {"face", "zones"} and list(report["zones"]) == list(ZONES)
         assert all(set(numbers) == fields for numbers in (report["face"], *report["zones"].values()))

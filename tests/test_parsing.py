@@ -194,7 +194,7 @@ def test_labels_resampled_by_opencv_are_torchs_bilinear_argmax(view_size, out_si
     interpolation (align_corners=False) followed by the argmax."""
     from poreseg.parsing import FaceParser, letterbox_matrix, normalise, warp_view
 
-    parser = FaceParser()
+    parser = FaceParser.load()
     rgb = example("005_03.jpg")
     matrix = letterbox_matrix(*rgb.shape[:2], view_size)
     with torch.inference_mode():

@@ -41,9 +41,10 @@ def calibrated(net: torch.nn.Module) -> torch.nn.Module:
 
 
 @pytest.fixture
-def untrained_default(monkeypatch):
-    """segment_pores' default session, with an untrained PS-Net instead of weights/psnet.pt."""
-    monkeypatch.setattr(segment, "_default_segmenter", PoreSegmenter.from_net(calibrated(PSNet())))
+def untrained_default():
+    """segment_pores' shared session, with an untrained PS-Net instead of weights/psnet.pt."""
+    with PoreSegmenter.swapped(PoreSegmenter.from_net(calibrated(PSNet()))):
+        yield
 
 
 def test_prepare_input_shape_and_brightness_invariance():

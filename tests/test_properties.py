@@ -15,7 +15,8 @@ from PIL import Image
 
 from poreseg import imageio
 from poreseg.imageio import MIN_SIDE, ImageLoadError, load_image
-from poreseg.metrics import SCORE_REFERENCES, find_pores, measure, score_band
+from poreseg.metrics import find_pores, measure, score_band
+from poreseg.pores.methods import METHODS
 from poreseg.zones import ZONES, FaceFrame, FaceZones, Landmarks
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")
@@ -126,11 +127,11 @@ def zones_and_pores(draw) -> tuple[FaceZones, np.ndarray, float | None]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(zones_and_pores(), st.sampled_from(sorted(SCORE_REFERENCES)))
+@given(zones_and_pores(), st.sampled_from(sorted(METHODS)))
 def test_metrics_add_up_and_stay_in_range(case, method):
     zones, mask, mm_per_px = case
     pores = find_pores(mask, zones)
-    metrics = measure(pores, zones, mm_per_px, SCORE_REFERENCES[method])
+    metrics = measure(pores, zones, mm_per_px, METHODS[method].reference)
     face, per_zone = metrics.face, metrics.zones.values()
 
     assert len(pores) == cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
@@ -157,10 +158,10 @@ def test_metrics_add_up_and_stay_in_range(case, method):
 
 
 @settings(max_examples=150, deadline=None)
-@given(zones_and_pores(), st.sampled_from(sorted(SCORE_REFERENCES)), st.data())
+@given(zones_and_pores(), st.sampled_from(sorted(METHODS)), st.data())
 def test_removing_pores_never_lowers_a_score(case, method, data):
     zones, mask, mm_per_px = case
-    reference = SCORE_REFERENCES[method]
+    reference = METHODS[method].reference
     count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     assume(count > 1)
     removed = data.draw(st.sets(st.integers(1, count - 1), min_size=1))

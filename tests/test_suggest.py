@@ -4,14 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poreseg.metrics import SCORE_REFERENCES, FaceMetrics, ScoreReference, pore_metrics
+from poreseg.metrics import FaceMetrics, ScoreReference, pore_metrics
+from poreseg.pores.methods import METHODS
 from poreseg.products import CATALOGUE_PATH, CatalogueError, catalogue, load_catalogue
 from poreseg.suggest import DISCLAIMER, suggest
 from poreseg.zones import ZONES
 
 SKIN_PX = 10_000
 MM_PER_PX = 0.1  # SKIN_PX is 1 cm2
-PSNET, DOG = SCORE_REFERENCES["psnet"], SCORE_REFERENCES["dog"]
+PSNET, DOG = METHODS["psnet"].reference, METHODS["dog"].reference
 
 
 def zone_numbers(density_per_cm2: float, area_fraction: float, reference: ScoreReference):

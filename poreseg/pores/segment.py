@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,13 +22,12 @@ import torch
 from torch.nn import functional as F
 
 from poreseg.imageio import as_rgb8
-from poreseg.inference import inference_copy, prepare_for_inference
+from poreseg.inference import ModelSession
 from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
-from poreseg.pores.dog import component_peaks, dog_pores
+from poreseg.pores.dog import component_peaks
+from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
-from poreseg.weights import load_weights
 
-METHODS = ("psnet", "dog")
 MC_SAMPLES = 8
 # A pore is drawn as uncertain when the Monte-Carlo spread (2 x std) somewhere in it reaches this: the
 # draws disagree by at least +-0.15 in probability, i.e. the Bayesian module is unsure whether it is one.
@@ -106,20 +104,20 @@ def bounding_box(region: np.ndarray) -> tuple[int, int, int, int]:
     return x, y, x + w, y + h
 
 
-class PoreSegmenter:
-    """Loads PS-Net once; call it on an RGB image (HxWx3 uint8), the region to analyse (HxW bool) and
-    the expected pore diameter in pixels."""
+class PoreSegmenter(ModelSession):
+    """PS-Net's session (poreseg.inference.ModelSession; ``from_net`` also takes a PlainUNet, e.g. a
+    checkpoint under evaluation); call it on an RGB image (HxWx3 uint8), the region to analyse (HxW
+    bool) and the expected pore diameter in pixels."""
 
-    def __init__(self, weights: Path | None = None, net: torch.nn.Module | None = None,
-                 samples: int = MC_SAMPLES):
-        self.net = (inference_copy(net) if net is not None
-                    else prepare_for_inference(load_weights(PSNet(), "psnet", weights)))
+    weights_name = "psnet"
+
+    def __init__(self, net: torch.nn.Module, samples: int = MC_SAMPLES):
+        super().__init__(net)
         self.samples = samples
 
-    @classmethod
-    def from_net(cls, net: torch.nn.Module, samples: int = MC_SAMPLES) -> "PoreSegmenter":
-        """A session around a network in memory (PSNet or PlainUNet), e.g. a checkpoint under evaluation."""
-        return cls(net=net, samples=samples)
+    @staticmethod
+    def build_net() -> PSNet:
+        return PSNet()
 
     @torch.inference_mode()
     def probability(self, x: torch.Tensor, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -226,10 +224,7 @@ def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, f
     return face.region, face.mm_per_px, face.pore_px
 
 
-_default_segmenter: PoreSegmenter | None = None
-
-
-def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: str = "psnet",
+def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: str = DEFAULT_METHOD,
                   mm_per_px: float | None = None, pore_px: float | None = None) -> PoreResult:
     """Pores of an RGB image (HxWx3 uint8; grey, RGBA, 16-bit and float arrays are converted).
 
@@ -238,7 +233,7 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
     = analyse) no face is needed; the pore scale then comes from ``mm_per_px`` or, without it, from the
     skin texture itself. ``pore_px``, the expected pore diameter in pixels, overrides both (a caller that
     has worked it out already, or measures a photo again at the same scale). ``method``: "psnet" (the
-    network) or "dog" (DoGPore).
+    network) or "dog" (DoGPore), a name of poreseg.pores.methods.METHODS.
     """
     if method not in METHODS:
         raise PoreError(f"unknown pore method {method!r}: choose one of {', '.join(METHODS)}")
@@ -257,11 +252,4 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
         raise PoreError("no skin to analyse: the skin region is empty")
     if pore_px is None:
         pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
-    if method == "dog":
-        found = dog_pores(rgb, region, pore_px)
-        return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
-                          "dog", pore_px, np.zeros((0, 2), np.int32))
-    global _default_segmenter
-    if _default_segmenter is None:
-        _default_segmenter = PoreSegmenter()
-    return _default_segmenter(rgb, region, pore_px, mm_per_px)
+    return METHODS[method].segment(rgb, region, pore_px, mm_per_px)

@@ -1,4 +1,4 @@
-"""Re-derive the pore score's references (``poreseg.metrics.SCORE_REFERENCES``) from each pore method's counts.
+"""Re-derive the pore score's references (``poreseg.pores.methods.METHODS``) from each pore method's counts.
 
     python -m poreseg.training.calibrate_score [--data ../shared/data] [--method psnet dog] [--threads 2]
 
@@ -7,7 +7,7 @@ Every MST-E portrait (all Monk skin-tone levels) is analysed like the app does, 
 and area fraction are collected. A method's reference is REFERENCE_OVER_MEDIAN times its medians, so its
 median face scores 100 * 2 ** (-1 / 1.5) = 63 (Good): the score ranks a face among typical faces as that
 method sees them, whichever method is chosen. For each method the script prints the distribution, the
-reference to copy into ``poreseg/metrics.py`` and the scores the reference now there gives.
+reference to copy into ``poreseg/pores/methods.py`` and the scores the reference now there gives.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poreseg.analysis import METHODS, AnalysisError, AnalysisOptions, analyze
-from poreseg.metrics import SCORE_REFERENCES, ScoreReference, pore_score
+from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
+from poreseg.metrics import ScoreReference, pore_score
+from poreseg.pores.methods import METHODS
 from poreseg.training import datasets
 
 REFERENCE_OVER_MEDIAN = 1.5
@@ -55,11 +56,11 @@ def method_summary(method: str, densities: np.ndarray, fractions: np.ndarray) ->
     for p in PERCENTILES:
         d, f = float(np.percentile(densities, p)), float(np.percentile(fractions, p))
         lines.append(f"  {p}th percentile: density {d:.2f}/cm2, area fraction {f:.3%}")
-    lines.append(f'  reference: "{method}": ScoreReference(density_per_cm2={reference.density_per_cm2:.3g}, '
+    lines.append(f'  reference of "{method}": ScoreReference(density_per_cm2={reference.density_per_cm2:.3g}, '
                  f"area_fraction={reference.area_fraction:.2g}),")
-    current = SCORE_REFERENCES[method]
+    current = METHODS[method].reference
     scores = [pore_score(d, f, current) for d, f in zip(densities, fractions)]
-    lines.append(f"  scores with the reference now in poreseg/metrics.py ({current.density_per_cm2:g}/cm2, "
+    lines.append(f"  scores with the reference now in poreseg/pores/methods.py ({current.density_per_cm2:g}/cm2, "
                  f"{current.area_fraction:.3%}): "
                  + ", ".join(f"{p}th percentile {np.percentile(scores, p):.0f}" for p in PERCENTILES))
     return "\n".join(lines)

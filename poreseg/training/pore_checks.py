@@ -47,8 +47,9 @@ import numpy as np
 import torch
 
 from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
-from poreseg.metrics import MM2_PER_CM2, SCORE_REFERENCES, FaceMetrics, find_pores, measure
+from poreseg.metrics import MM2_PER_CM2, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
+from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM, TYPICAL_PORE_MM, pore_px_from_mm_per_px, window_around_middle
 from poreseg.pores.synth import jpeg_copy, pore_free_base
 from poreseg.training import datasets
@@ -292,7 +293,7 @@ def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> FaceMeasure
         for name, method in methods.items():
             mask = method(rgb, analysis.region, analysis.pore_px) & analysis.region
             metrics[name] = measure(find_pores(mask, analysis.zones), analysis.zones, analysis.mm_per_px,
-                                    SCORE_REFERENCES[METHOD_REFERENCES[name]])
+                                    METHODS[METHOD_REFERENCES[name]].reference)
     return FaceMeasurement(measurable, analysis.pore_px, metrics)
 
 

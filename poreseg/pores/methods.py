@@ -1,0 +1,78 @@
+"""The pore methods by name: PS-Net (the network, the default) and DoGPore (the classical detector).
+
+A method has a name (``"psnet"``, ``"dog"``: reports, the API, ``--method``), a label for people, the
+reference its pore score is judged against (poreseg.metrics.pore_score), and a function that segments
+pores inside a region at a known pore size. ``segment_pores``, ``AnalysisOptions``, the command line
+and the dashboard all read METHODS; nothing else spells the names.
+
+This module imports neither torch nor the networks (the command line reads it for ``--help``): a
+method's segmentation is imported when it first runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from poreseg.metrics import ScoreReference
+
+if TYPE_CHECKING:
+    from poreseg.pores.segment import PoreResult
+
+MethodName = Literal["psnet", "dog"]
+DEFAULT_METHOD: MethodName = "psnet"
+
+
+@dataclass(frozen=True)
+class PoreMethod:
+    name: MethodName
+    label: str  # for people: the dashboard's choice, the status line
+    description: str  # one line, for --help
+    # Pore score reference: 1.5 times the median of what this method finds on the 61 MST-E portraits
+    # measured on a mm scale (see below).
+    reference: ScoreReference
+    # (rgb, region, pore_px, mm_per_px) -> PoreResult: pores inside ``region`` (HxW bool) of an HxWx3
+    # uint8 photo whose pores are about ``pore_px`` wide.
+    segment: Callable[[np.ndarray, np.ndarray, float, float | None], PoreResult]
+
+
+def _psnet_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: float | None) -> PoreResult:
+    from poreseg.pores.segment import PoreSegmenter
+    return PoreSegmenter.shared()(rgb, region, pore_px, mm_per_px)
+
+
+def _dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: float | None) -> PoreResult:
+    from poreseg.pores.dog import dog_pores
+    from poreseg.pores.segment import PoreResult
+    found = dog_pores(rgb, region, pore_px)
+    return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
+                      "dog", pore_px, np.zeros((0, 2), np.int32))
+
+
+# Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93) measure visible pores (>= 250 um) on the
+# cheeks of 2,585 women as a density (N/cm2) and the share of skin they cover, and find both vary
+# several-fold between ethnic groups. There is no accepted norm for whole-face photos, and what a
+# detector counts depends on its sensitivity, so each method has its own references: 1.5 times the median
+# of what that method finds on the 61 MST-E portraits measured on a mm scale (all skin tones;
+# python -m poreseg.training.calibrate_score --method psnet dog). The median face then scores 63 (Good)
+# whichever method is chosen: a relative cosmetic indication, not a clinical grade.
+#   psnet: density 5.20 per cm2 at the median (2.80-8.50 from the 10th to the 90th percentile),
+#          area fraction 1.40% (0.70-2.56%); 60 faces measured.
+#   dog:   density 3.88 per cm2 at the median (0.41-6.58), area fraction 1.35% (0.18-2.27%). Since both
+#          detectors favour recall as people see pores (issue 11), their medians are close.
+# Re-derive the references whenever a detector or its weights change.
+METHODS: dict[str, PoreMethod] = {method.name: method for method in (
+    PoreMethod("psnet", "PS-Net", "the trained pore network (needs weights/psnet.pt)",
+               ScoreReference(density_per_cm2=7.8, area_fraction=0.021), _psnet_pores),
+    PoreMethod("dog", "DoGPore", "the difference-of-Gaussians detector, no training",
+               ScoreReference(density_per_cm2=5.83, area_fraction=0.02), _dog_pores),
+)}
+
+
+def check_method(name: str) -> str:
+    """``name`` if it is a method's; ValueError naming the methods otherwise."""
+    if name not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {name!r}")
+    return name
