@@ -11,8 +11,8 @@ browser loads from it meanwhile), or UPLOAD_ORPHAN_SECONDS after it was sent if 
 never while a queued request names it (sweep_uploads). The log holds sizes, timings and exception types, never
 images or file names.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Gradio reads analyze_photo's return annotation as it stands,
+# and only an evaluated one (the Report type, not the string "Report") documents the /analyze answer.
 import html
 import logging
 import os
@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Literal
 
 # Before gradio is imported: no telemetry and no version check against the network.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -34,6 +35,7 @@ from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName  # noqa: E402
 from poreseg.products import catalogue  # noqa: E402
+from poreseg.schema import Report  # noqa: E402
 from poreseg.simulate import FULL_COURSE_WEEKS  # noqa: E402
 from poreseg.weights import WeightsError  # noqa: E402
 
@@ -79,6 +81,8 @@ LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
 IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
 ZOOM_HEIGHT = 240
 DOWNLOADS = (("json", "Report (JSON)"), ("csv", "Zones (CSV)"), ("png", "Summary sheet (PNG)"))
+# The catalogue's product ids as a type: the /analyze API page and gradio_client list the choices.
+ProductId = Literal[tuple(catalogue())]
 
 
 def _upload_path(image) -> str | None:
@@ -240,12 +244,12 @@ def prepare_downloads(session):
     return [gr.DownloadButton(value=files.get(kind), interactive=kind in files) for kind, _ in DOWNLOADS]
 
 
-def analyze_photo(image: FileData, method: str = "psnet", product: str | None = None, strength: float = 1.0,
-                  weeks: float = FULL_COURSE_WEEKS) -> dict:
-    """Analyse the largest face in a photo and return the report (schema 1): "face" and "zones" (pore count,
-    density per cm2, diameters in mm, area fraction, 0-100 score and band), "warnings", "mm_per_px", "method",
-    quality checks, suggestions, and with ``product`` its simulated effect. method: "psnet" or "dog";
-    product: a catalogue id; strength 0-1; weeks 0-12."""
+def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product: ProductId | None = None,
+                  strength: float = 1.0, weeks: float = FULL_COURSE_WEEKS) -> Report:
+    """Analyse the largest face in a photo and return the report (schema 1, poreseg/data/report.schema.json):
+    "face" and "zones" (pore count, density per cm2, diameters in mm, area fraction, 0-100 score and band),
+    "warnings", "mm_per_px", "method", quality checks, suggestions, and with ``product`` its simulated effect.
+    method: the pore method; product: a catalogue id; strength 0-1; weeks 0-12."""
     started = time.perf_counter()
     path = _upload_path(image)  # Gradio hands the FileData over as a dict
     if not path:

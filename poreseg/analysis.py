@@ -39,12 +39,11 @@ from poreseg.pores.segment import PoreResult, segment_pores
 from poreseg.portrait import segment_portrait
 from poreseg.products import catalogue, get_product
 from poreseg.quality import Quality, assess
+from poreseg.schema import SCHEMA_VERSION, Report, SimulationReport
 from poreseg.scores import score_tenths
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
 from poreseg.suggest import Suggestions, suggest
 from poreseg.zones import ZONE_TITLES, FaceFrame, FaceZones, face_zones
-
-SCHEMA = 1
 
 
 class AnalysisError(ValueError):
@@ -85,7 +84,7 @@ class AfterProduct:
     pore_objects: Pores
     metrics: FaceMetrics
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SimulationReport:
         s = self.simulation
         return {"product": s.product_id, "strength": s.strength, "weeks": s.weeks,
                 "expected_reduction": round(s.expected_reduction, 4), "changed_pixels": int(s.changed.sum()),
@@ -117,11 +116,11 @@ class Analysis:
     def pores_measured(self) -> bool:
         return self.pores is not None
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable summary, schema 1 (the CLI's report.json and the app's download)."""
+    def to_dict(self) -> Report:
+        """JSON-serialisable summary, schema 1 (the CLI's report.json and the app's download; poreseg.schema)."""
         h, w = self.image_size
         return {
-            "schema": SCHEMA,
+            "schema": SCHEMA_VERSION,
             "method": self.method,
             "mm_per_px": None if self.mm_per_px is None else round(self.mm_per_px, 5),
             "scale_source": "eye distance (63 mm assumed)" if self.mm_per_px is not None else None,

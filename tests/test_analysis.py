@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, requires_weights
-from poreseg.analysis import SCHEMA, AnalysisError, AnalysisOptions, analyze, simulate
+from poreseg.analysis import AnalysisError, AnalysisOptions, analyze, simulate
 from poreseg.face import FaceWindow
 from poreseg.imageio import load_image
 from poreseg.metrics import MM2_PER_CM2, find_pores, pore_score
 from poreseg.pores.methods import METHODS
+from poreseg.schema import SCHEMA_VERSION
 from poreseg.pores.scale import EYE_DISTANCE_MM
 from poreseg.skin import MARGIN_MM, skin_region
 from poreseg.zones import ZONES, face_oval_mask, face_zones
@@ -107,7 +108,7 @@ def test_simulate_again_with_other_settings(analysis, close_up):
 
 def test_to_dict_is_json_with_schema_1(analysis):
     report = json.loads(json.dumps(analysis.to_dict()))
-    assert report["schema"] == SCHEMA == 1
+    assert report["schema"] == SCHEMA_VERSION == 1
     assert report["method"] == "dog" and report["mm_per_px"] == pytest.approx(analysis.mm_per_px, rel=1e-4)
     assert report["face"]["pore_count"] == analysis.metrics.face.pore_count
     assert set(report["zones"]) == set(ZONES)

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, requires_models, requires_weights
+from test_report_schema import assert_valid
 from poreseg.weights import WEIGHTS_DIR, WeightsError
 
 CLOSE_UP = REPO_ROOT / "examples" / "lisa_15cm.jpg"  # the example whose pores the camera resolves
@@ -273,6 +274,7 @@ def test_analyze_endpoint(app_client, tmp_path):
     assert report["face"]["pore_count"] > 50
     assert report["face"]["pore_count"] == sum(zone["pore_count"] for zone in report["zones"].values())
     assert 0.1 < report["mm_per_px"] < 0.3 and isinstance(report["warnings"], list)
+    assert_valid(report)
 
     # A text file named like a JPEG: one clear message, and the app keeps serving.
     fake = tmp_path / "holiday.jpg"
@@ -345,6 +347,21 @@ def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_cl
 
 @requires_weights("psnet")
 @requires_models
+def test_analyze_endpoint_documents_its_types(app_client):
+    """method and product are choices and the answer is the report's type: the API page and gradio_client
+    say so without reading the README."""
+    from poreseg.pores.methods import METHODS
+    from poreseg.products import catalogue
+    from poreseg.schema import report_schema
+
+    endpoint = app_client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/analyze"]
+    parameters = {p["parameter_name"]: p["type"] for p in endpoint["parameters"]}
+    assert parameters["method"]["enum"] == list(METHODS)
+    assert {"type": "null"} in parameters["product"]["oneOf"]
+    assert [option["enum"] for option in parameters["product"]["oneOf"] if "enum" in option] == [list(catalogue())]
+    assert set(endpoint["returns"][0]["type"]["properties"]) == set(report_schema()["properties"])
+
+
 def test_analyze_endpoint_with_psnet(app_client):
     from gradio_client import handle_file
 
