@@ -62,12 +62,14 @@ def pores_command(args: argparse.Namespace) -> int:
 
 
 def analyze_command(args: argparse.Namespace) -> int:
-    """Analyse each image into OUT/<image stem>/; a failed file gets one line and the others still run."""
+    """Analyse each image into OUT/<image stem>/ and OUT/summary.csv (one row per image); a failed file gets
+    one line and the others still run."""
     from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
-    from poreseg.report import write_report
+    from poreseg.report import summary_row, write_report, write_summary
     from poreseg.weights import WeightsError
     options = AnalysisOptions(method=args.method)
     failed = 0
+    rows = []
     for number, image in enumerate(args.images, start=1):
         progress = f"[{number}/{len(args.images)}]"
         try:
@@ -78,12 +80,17 @@ def analyze_command(args: argparse.Namespace) -> int:
             failed += 1
             expected = isinstance(error, (ImageLoadError, AnalysisError, WeightsError, OSError))
             reason = str(error) if expected else f"unexpected {type(error).__name__}: {error}"
-            print(f"{progress} {image}: failed: {' '.join(reason.split())}", file=sys.stderr)
+            reason = " ".join(reason.split())
+            print(f"{progress} {image}: failed: {reason}", file=sys.stderr)
+            rows.append(summary_row(image, error=reason))
             continue
-        face = analysis.to_dict()["face"]
+        report = analysis.to_dict()
+        rows.append(summary_row(image, report, folder))
+        face = report["face"]
         summary = (f"{face['pore_count']} pores, score {whole_score(face['score'])} ({face['band']})"
                    if analysis.pores_measured else "pores not measured (see warnings in report.json)")
         print(f"{progress} {image}: {summary} -> {folder}", file=sys.stderr)
+    print(f"summary of {len(rows)} images -> {write_summary(rows, args.out)}", file=sys.stderr)
     if failed:
         print(f"{PROG}: {failed} of {len(args.images)} images failed", file=sys.stderr)
     return 1 if failed else 0

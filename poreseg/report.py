@@ -1,18 +1,18 @@
-"""An analysis as files: report.json, zones.csv, overlay PNGs and a one-page PNG summary sheet.
+"""An analysis as files: report.json, zones.csv, overlay PNGs and a one-page PNG summary sheet; and a
+batch's summary.csv, one row per image.
 
 ``write_report(analysis, rgb, out_dir)`` writes them all; the functions it uses return text or images,
-for the app's downloads.
+for the app's downloads. Tables are pandas DataFrames: numbers stay numbers, a missing one stays empty.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import textwrap
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from poreseg import overlays
@@ -52,13 +52,42 @@ def zone_rows(analysis: Analysis) -> list[dict]:
     return rows
 
 
+def zones_frame(analysis: Analysis) -> pd.DataFrame:
+    """``zone_rows`` as a table; pore counts are nullable integers, so a count that is missing stays
+    empty instead of turning the column into floats."""
+    frame = pd.DataFrame(zone_rows(analysis))
+    return frame.astype({column: "Int64" for column in frame.columns if column.endswith("pore_count")})
+
+
 def zones_csv(analysis: Analysis) -> str:
-    rows = zone_rows(analysis)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
-    return out.getvalue()
+    return zones_frame(analysis).to_csv(index=False, lineterminator="\n")
+
+
+SUMMARY_FACE_COLUMNS = ("pore_count", "density_per_cm2", "mean_diameter_mm", "area_fraction", "score", "band")
+SUMMARY_COLUMNS = ("image", "report_folder", "error", "method", "faces_found", "pores_measured", "mm_per_px",
+                   *SUMMARY_FACE_COLUMNS, "warnings")
+
+
+def summary_row(image: Path, report: dict | None = None, folder: Path | None = None, error: str = "") -> dict:
+    """One image of a batch: its report's whole-face numbers (``report``, schema 1, written to ``folder``),
+    or the ``error`` that stopped it."""
+    if report is None:
+        return {"image": str(image), "error": error}
+    face = report["face"]
+    return {"image": str(image), "report_folder": str(folder), "error": "", "method": report["method"],
+            "faces_found": report["faces_found"], "pores_measured": report["pores_measured"],
+            "mm_per_px": report["mm_per_px"], **{key: face[key] for key in SUMMARY_FACE_COLUMNS},
+            "warnings": len(report["warnings"])}
+
+
+def write_summary(rows: list[dict], out_dir: str | Path) -> Path:
+    """summary.csv in ``out_dir``: one row per image of a batch (``summary_row``)."""
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    frame = frame.astype({"faces_found": "Int64", "pore_count": "Int64", "warnings": "Int64"})
+    path = Path(out_dir) / "summary.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n")
+    return path
 
 
 def face_window(analysis: Analysis, pad: float = 0.2) -> tuple[slice, slice]:

@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -116,3 +117,10 @@ def test_analyze_writes_reports_and_reports_each_failed_file(run, repo_root, tmp
     assert "zone" in header and "pore_count" in header
     for picture in ("parsing.png", "pores.png", "summary.png"):
         assert Image.open(folder / picture).size[0] > 0
+    # The batch's summary: one row per image, numbers as numbers, the failed file with its reason.
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary["image"]) == [str(example), str(not_an_image)]
+    analysed, failed = summary.iloc[0], summary.iloc[1]
+    assert analysed["pore_count"] == report["face"]["pore_count"] and analysed["score"] == report["face"]["score"]
+    assert analysed["band"] == report["face"]["band"] and pd.isna(analysed["error"])
+    assert "not an image" in failed["error"] and pd.isna(failed["pore_count"])
