@@ -27,6 +27,7 @@ from typing import Literal
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
 from poreseg import memory, views  # noqa: E402
@@ -67,17 +68,27 @@ QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away inst
 # photo stays in view).
 PHONE_CSS = """
 #results table { font-variant-numeric: tabular-nums; }
-#results th, #results td { word-break: normal; overflow-wrap: normal; hyphens: none; }
+#results th, #results td, #results .cell-wrap, #results th * { word-break: normal; overflow-wrap: normal; hyphens: none; }
 @media (max-width: 640px) {
   #photo .image-container, #photo img { max-height: 240px; }
   #results table { font-size: 13px; }
   #results th, #results td { padding: 4px 5px; }
+  /* The zone and before/after tables (gr.Dataframe): cells as narrow as their words, in the page's font. */
+  #zones-table th, #zones-table td, #after-table th, #after-table td { padding: 2px !important; min-width: 0 !important; }
+  #zones-table table, #after-table table, #zones-table .cell-wrap, #after-table .cell-wrap,
+  #zones-table th .header, #after-table th .header { font-family: var(--font) !important; font-size: 12px !important; }
+  #zones-table .cell-wrap, #after-table .cell-wrap { padding: 1px !important; }
+  #after-table th .header { font-size: 11px !important; }  /* "before" fits a seventh of a phone */
 }
 """
 PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
+# Column shares of the tables (report.zone_table, views.before_after_table): they fit a phone's width,
+# where widths from the content would not.
+ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
+AFTER_TABLE_WIDTHS = ["16%", "14%", "14%", "14%", "14%", "14%", "14%"]
 IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
 ZOOM_HEIGHT = 240
 DOWNLOADS = (("json", "Report (JSON)"), ("csv", "Zones (CSV)"), ("png", "Summary sheet (PNG)"))
@@ -157,9 +168,9 @@ def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | 
     return rgb, analysis, seconds
 
 
-def _table(table: views.Table | None, title: str) -> str:
-    """The table under its title; nothing at all without one (no empty table with placeholder headers)."""
-    return "" if table is None else f"#### {title}\n\n{table.markdown}"
+def _table(table: pd.DataFrame | None) -> gr.Dataframe:
+    """The table, shown only with content (no empty table with placeholder headers)."""
+    return gr.Dataframe(value=table, visible=table is not None)
 
 
 def analyse(image, method, classes, previous, progress=gr.Progress()):
@@ -188,7 +199,7 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         gr.Warning(html.escape(message))
     return {
         status: board.status, state: session,
-        score: board.score, zones_table: _table(board.zones_table, "Pores by zone"), details: board.details,
+        score: board.score, zones_table: _table(board.zones_table), details: board.details,
         parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
         zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
         heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
@@ -202,7 +213,7 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
 def _cleared(message: str) -> dict:
     """Every result emptied, ``message`` in the status line."""
     return {
-        status: message, state: None, score: "", zones_table: "", details: "", parsing_image: None,
+        status: message, state: None, score: "", zones_table: _table(None), details: "", parsing_image: None,
         pores_image: None, zoom_gallery: None, zones_image: None, cutout_image: None, heatmap_note: "",
         density_plot: None, scores_plot: None, suggestions: "", routine: "", sources: "",
         **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
@@ -229,7 +240,7 @@ def show_before_after(session, product, strength, weeks, view):
         return None, _stopped(started, error).markdown, None
     finally:
         memory.release_freed_memory()
-    return result.pair, result.note, _table(result.table, "Measured before and after")
+    return result.pair, result.note, _table(result.table)
 
 
 def prepare_downloads(session):
@@ -293,7 +304,9 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
             with gr.Tabs(elem_id="results", overflow_behavior="wrap"):  # every tab in sight on a phone
                 with gr.Tab("Overview", id="overview"):
                     score = gr.Markdown(elem_id="score")
-                    zones_table = gr.Markdown(elem_id="zones-table")
+                    zones_table = gr.Dataframe(label="Pores by zone", interactive=False, wrap=True, visible=False,
+                                               column_widths=ZONES_TABLE_WIDTHS, buttons=["copy"],
+                                               elem_id="zones-table")
                     details = gr.Markdown()
                 with gr.Tab("Masks", id="masks"):
                     classes = gr.CheckboxGroup(choices=[(CLASSES[i], i) for i in views.PARSING_CLASSES],
@@ -337,7 +350,9 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                     after_note = gr.Markdown(views.NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
-                    after_table = gr.Markdown(elem_id="after-table")
+                    after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,
+                                               visible=False, column_widths=AFTER_TABLE_WIDTHS, buttons=["copy"],
+                                               elem_id="after-table")
                 with gr.Tab("Suggestions", id="suggestions"):
                     gr.Markdown("### Suggested products")
                     suggestions = gr.Markdown(elem_id="suggestions")

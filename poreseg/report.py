@@ -124,22 +124,32 @@ def _pores_marked(crop: np.ndarray, pore_mask: np.ndarray) -> np.ndarray:
     return small
 
 
-TABLE_COLUMNS = (("zone", 0), ("pores", 150), ("per cm2", 240), ("mean mm", 340), ("area %", 440),
-                 ("score", 530), ("band", 610))
+def zone_table(metrics: FaceMetrics) -> pd.DataFrame:
+    """The zones, then the whole face, as people read them: titles, numbers rounded for display (a score
+    to the whole point below, poreseg.scores), missing values empty (<NA>, None)."""
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(value, digits)
+
+    rows = [{"zone": "whole face" if zone == "face" else ZONE_TITLES[zone], "pores": numbers.pore_count,
+             "per cm²": rounded(numbers.density_per_cm2, 1), "mean mm": rounded(numbers.mean_diameter_mm, 2),
+             "area %": rounded(None if numbers.area_fraction is None else 100 * numbers.area_fraction, 2),
+             "score": None if numbers.score is None else whole_score(numbers.score), "band": numbers.band}
+            for zone, numbers in _rows(metrics)]
+    return pd.DataFrame(rows, dtype=object).astype({"pores": "Int64", "per cm²": "Float64", "mean mm": "Float64",
+                                                    "area %": "Float64", "score": "Int64"})
 
 
-def zone_table(metrics: FaceMetrics) -> list[list[str]]:
-    """The zone table's header and rows (the zones, then the whole face), as text cells."""
-    def cell(value, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
+# The summary sheet's zone table: zone_table's columns, as OpenCV's fonts can write them, and their x.
+TABLE_COLUMNS = (("zone", 0, "s"), ("pores", 150, "d"), ("per cm2", 240, ".1f"), ("mean mm", 340, ".2f"),
+                 ("area %", 440, ".2f"), ("score", 530, "d"), ("band", 610, "s"))
 
-    table = [[name for name, _ in TABLE_COLUMNS]]
-    for zone, numbers in _rows(metrics):
-        area = None if numbers.area_fraction is None else 100 * numbers.area_fraction
-        table.append(["whole face" if zone == "face" else ZONE_TITLES[zone], cell(numbers.pore_count, "d"),
-                      cell(numbers.density_per_cm2, ".1f"), cell(numbers.mean_diameter_mm, ".2f"), cell(area, ".2f"),
-                      cell(None if numbers.score is None else whole_score(numbers.score), "d"), numbers.band or "-"])
-    return table
+
+def zone_table_text(metrics: FaceMetrics) -> list[list[str]]:
+    """zone_table's header and rows as text cells, "-" where a value is missing."""
+    rows = zone_table(metrics).itertuples(index=False)
+    return [[name for name, _, _ in TABLE_COLUMNS]] + [
+        ["-" if pd.isna(value) else format(value, spec) for value, (_, _, spec) in zip(row, TABLE_COLUMNS)]
+        for row in rows]
 
 
 def simulation_line(analysis: Analysis) -> str:
@@ -159,7 +169,7 @@ def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
                 else f"Pore score {whole_score(face.score)} / 100 ({face.band})")
     scale = ("no mm scale (eyes not both visible)" if analysis.mm_per_px is None
              else f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
-    table = zone_table(analysis.metrics)
+    table = zone_table_text(analysis.metrics)
     notes = [(line, WARNING) for w in analysis.warnings for line in textwrap.wrap("! " + w, 95)]
     if analysis.after is not None:
         notes[:0] = [(line, INK) for line in textwrap.wrap(simulation_line(analysis), 95)]
@@ -171,7 +181,7 @@ def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
                 MUTED, 1, cv2.LINE_AA)
     y = SHEET_MARGIN + 22 + 2 * line + 8
     for r, cells in enumerate(table):
-        for text, (_, x) in zip(cells, TABLE_COLUMNS):
+        for text, (_, x, _) in zip(cells, TABLE_COLUMNS):
             cv2.putText(panel, text, (SHEET_MARGIN + x, y), font, 0.55, MUTED if r == 0 else INK, 1, cv2.LINE_AA)
         y += line
     for text, colour in notes:

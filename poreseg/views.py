@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
@@ -108,22 +109,6 @@ def failure(error: Exception) -> Failure:
         return Failure("The models could not load", detail)
     return Failure("Analysis failed", f"an unexpected {type(error).__name__} stopped the analysis. Nothing was "
                                       "kept; try again, with another photo or with DoGPore.")
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-
-    @property
-    def markdown(self) -> str:
-        """A Markdown table, numbers right-aligned: on the page it takes the width its words need, and a
-        phone breaks its cells between words only."""
-        def line(cells: list[str]) -> str:
-            return "| " + " | ".join(html.escape(cell) for cell in cells) + " |"
-
-        align = ["---"] + ["--:"] * (len(self.headers) - 1)
-        return "\n".join([line(self.headers), "|" + "|".join(align) + "|", *map(line, self.rows)])
 
 
 class Uploads:
@@ -243,7 +228,7 @@ class Dashboard:
 
     status: str
     score: str  # Overview
-    zones_table: Table
+    zones_table: pd.DataFrame  # report.zone_table
     details: str
     parsing: Path  # Masks
     legend: np.ndarray
@@ -263,7 +248,7 @@ class Dashboard:
 class BeforeAfter:
     pair: tuple[Path, Path] | None
     note: str
-    table: Table | None
+    table: pd.DataFrame | None  # before_after_table
 
 
 def fit(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -309,16 +294,6 @@ def score_markdown(analysis: Analysis) -> str:
             f"{face.mean_diameter_mm:.2f} mm" if face.skin_area_cm2 and face.pore_count else "")
     lines.append(f"**{face.pore_count} pores**{skin}; they cover {100 * face.area_fraction:.2f}% of the skin.")
     return "\n".join(lines)
-
-
-def zones_table(analysis: Analysis) -> Table:
-    """The zone table of report.zone_table with the score and its band in one cell: six columns fit a
-    phone's width."""
-    header, *rows = report.zone_table(analysis.metrics)
-    score, band = header.index("score"), header.index("band")
-    keep = [c for c in range(len(header)) if c != band]
-    rows = [[f"{row[c]} {row[band]}" if c == score and row[c] != "-" else row[c] for c in keep] for row in rows]
-    return Table([header[c] for c in keep], rows)
 
 
 def details_markdown(analysis: Analysis) -> str:
@@ -442,7 +417,7 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
     return Dashboard(
         status=status_line(analysis, seconds),
         score=score_markdown(analysis),
-        zones_table=zones_table(analysis),
+        zones_table=report.zone_table(analysis.metrics),
         details=details_markdown(analysis),
         parsing=parsing,
         legend=legend,
@@ -461,13 +436,16 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
     )
 
 
-def before_after_table(before: list[list[str]], after: list[list[str]]) -> Table:
-    """Zone tables (report.zone_table) before and after: pores, area and score, each "before → after" in
-    one cell (four columns fit a phone)."""
-    columns = [before[0].index(name) for name in ("pores", "area %", "score")]
-    headers = ["zone"] + [f"{before[0][c]} before → after" for c in columns]
-    rows = [[b[0]] + [f"{b[c]} → {a[c]}" for c in columns] for b, a in zip(before[1:], after[1:])]
-    return Table(headers, rows)
+BEFORE_AFTER_COLUMNS = ("pores", "area %", "score")
+
+
+def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Zone tables (report.zone_table) before and after side by side: pores, area and score, each as a
+    "before" and an "after" column."""
+    columns = {"zone": before["zone"]}
+    for name in BEFORE_AFTER_COLUMNS:
+        columns[f"{name} before"], columns[f"{name} after"] = before[name], after[name]
+    return pd.DataFrame(columns)
 
 
 def before_after_views(analysis: Analysis) -> list[tuple[str, str]]:

@@ -42,14 +42,17 @@ def test_failure_messages_name_the_problem_not_the_server():
 
 
 def test_before_after_table_pairs_the_columns():
+    import pandas as pd
+
     from poreseg.views import before_after_table
 
-    header = ["zone", "pores", "per cm2", "mean mm", "area %", "score", "band"]
-    before = [header, ["nose", "30", "2.0", "0.40", "0.50", "40", "Average"]]
-    after = [header, ["nose", "20", "1.5", "0.38", "0.30", "55", "Good"]]
+    header = ["zone", "pores", "per cm²", "mean mm", "area %", "score", "band"]
+    before = pd.DataFrame([["nose", 30, 2.0, 0.40, 0.50, 40, "Average"]], columns=header)
+    after = pd.DataFrame([["nose", 20, 1.5, 0.38, 0.30, 55, "Good"]], columns=header)
     table = before_after_table(before, after)
-    assert table.headers == ["zone", "pores before → after", "area % before → after", "score before → after"]
-    assert table.rows == [["nose", "30 → 20", "0.50 → 0.30", "40 → 55"]]
+    assert list(table.columns) == ["zone", "pores before", "pores after", "area % before", "area % after",
+                                   "score before", "score after"]
+    assert table.values.tolist() == [["nose", 30, 20, 0.50, 0.30, 40, 55]]
 
 
 def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while_a_request_needs_it(tmp_path):
@@ -106,9 +109,9 @@ def test_dashboard_views_of_a_close_up(session):
     face = session.analysis.metrics.face
     assert f"Pore score {math.floor(face.score)} / 100 · {face.band}" in board.score
     assert "pore score" in board.status and "DoGPore" in board.status
-    assert board.zones_table.rows[-1][:2] == ["whole face", str(face.pore_count)]
-    assert board.zones_table.headers[-1] == "score" and board.zones_table.rows[-1][-1] == \
-        f"{math.floor(face.score)} {face.band}"
+    whole_face = board.zones_table.iloc[-1]  # numbers stay numbers
+    assert list(whole_face[["zone", "pores", "score", "band"]]) == ["whole face", face.pore_count,
+                                                                     math.floor(face.score), face.band]
     assert "mm per pixel" in board.details and "Photo quality" in board.details
     h, w = session.rgb.shape[:2]
     for path in (board.parsing, board.zones):  # full resolution, for zooming into the skin
@@ -190,9 +193,8 @@ def test_before_after_and_report_files(session):
     face = before_after(session, "retinoid", 1.0, 12, FACE_VIEW)
     before, after = (np.asarray(Image.open(path)) for path in face.pair)
     assert before.shape == after.shape and (before != after).any() and before.shape[0] > BEFORE_AFTER_SIDE
-    whole_face = result.table.rows[-1]
-    pores_before, pores_after = map(int, whole_face[1].split(" → "))
-    assert whole_face[0] == "whole face" and pores_after < pores_before
+    whole_face = result.table.iloc[-1]
+    assert whole_face["zone"] == "whole face" and whole_face["pores after"] < whole_face["pores before"]
     assert "Retinoid" in result.note and "not a promise" in result.note
     assert before_after(session, None, 1.0, 12).pair is None
     assert before_after(None, "retinoid", 1.0, 12).pair is None

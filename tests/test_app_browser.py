@@ -208,7 +208,7 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     assert page.locator("#after-table table").count() == 0  # no empty table before a product is chosen
     choose(page, "#product", RETINOID)
     page.wait_for_function("document.querySelectorAll('#after-slider img').length === 2")
-    page.wait_for_function("document.querySelector('#after-table').innerText.includes('pores before → after')")
+    page.wait_for_function("document.querySelector('#after-table').innerText.includes('pores before')")
     assert_pictures_load(page, "the before/after")
     # The note says how much of the picture changes visibly; so does the picture at the size shown. (This
     # close-up's pores are faint: on photos with visible pores it is over 1%, test_app.py.)
