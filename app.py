@@ -179,7 +179,7 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
     path = _upload_path(image)
     if not path:
         gr.Warning(html.escape(views.NO_IMAGE.text))
-        return _cleared(views.NO_IMAGE.markdown)
+        return _shown(views.cleared(views.NO_IMAGE.markdown, classes), None)
     started = time.perf_counter()
     session = None
     try:
@@ -192,32 +192,21 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         _close_session(session)
         problem = _stopped(started, error)
         gr.Warning(html.escape(problem.text))
-        return _cleared(problem.markdown)
+        return _shown(views.cleared(problem.markdown, classes), None)
     finally:
         memory.release_freed_memory()  # the pictures' full-frame drawing arrays
     if message := views.alert(analysis):
         gr.Warning(html.escape(message))
-    return {
-        status: board.status, state: session,
-        score: board.score, zones_table: _table(board.zones_table), details: board.details,
-        parsing_image: board.parsing, legend_image: board.legend, pores_image: board.pores,
-        zoom_gallery: board.zoom, zones_image: board.zones, cutout_image: board.cutout,
-        heatmap_note: board.heatmap_note, density_plot: board.density_figure, scores_plot: board.scores_figure,
-        after_view: gr.Radio(choices=views.before_after_views(analysis),
-                             value=views.default_before_after_view(analysis)),
-        suggestions: board.suggestions, routine: board.routine, sources: board.sources,
-        **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
-    }
+    return {**_shown(board, session), after_view: gr.Radio(choices=views.before_after_views(analysis),
+                                                           value=views.default_before_after_view(analysis))}
 
 
-def _cleared(message: str) -> dict:
-    """Every result emptied, ``message`` in the status line."""
-    return {
-        status: message, state: None, score: "", zones_table: _table(None), details: "", parsing_image: None,
-        pores_image: None, zoom_gallery: None, zones_image: None, cutout_image: None, heatmap_note: "",
-        density_plot: None, scores_plot: None, suggestions: "", routine: "", sources: "",
-        **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons},
-    }
+def _shown(board: views.Dashboard, session: views.Session | None) -> dict:
+    """The board's fields in their components (BOARD_OUTPUTS), the session, and downloads to prepare anew."""
+    shown = {component: getattr(board, field) for field, component in BOARD_OUTPUTS.items()}
+    shown[zones_table] = _table(board.zones_table)
+    return {**shown, state: session,
+            **{button: gr.DownloadButton(value=None, interactive=False) for button in download_buttons}}
 
 
 def show_classes(session, classes):
@@ -371,11 +360,15 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
     # Gradio's own preprocessing would open it first and fail with a bare "Error".
     # Every event that uses a session runs in one concurrency slot: one heavy job at a time on a small
     # machine, and no event draws into a session's folder while a new analysis replaces that session.
+    # The component that shows each field of views.Dashboard: an analysis fills them all, a failure empties them.
+    BOARD_OUTPUTS = {"status": status, "score": score, "zones_table": zones_table, "details": details,
+                     "parsing": parsing_image, "legend": legend_image, "pores": pores_image, "zoom": zoom_gallery,
+                     "zones": zones_image, "cutout": cutout_image, "heatmap_note": heatmap_note,
+                     "density_figure": density_plot, "scores_figure": scores_plot, "suggestions": suggestions,
+                     "routine": routine, "sources": sources}
     analysed = gr.on(
         triggers=[image.change, analyse_button.click], fn=analyse, inputs=[image, method, classes, state],
-        outputs=[status, state, score, zones_table, details, parsing_image, legend_image, pores_image, zoom_gallery,
-                 zones_image, cutout_image, heatmap_note, density_plot, scores_plot, after_view, suggestions,
-                 routine, sources, *download_buttons],
+        outputs=[*BOARD_OUTPUTS.values(), state, after_view, *download_buttons],
         preprocess=False, trigger_mode="always_last", concurrency_id="analysis", api_visibility="private")
     before_after_inputs = [state, product, strength, weeks, after_view]
     before_after_outputs = [after_slider, after_note, after_table]

@@ -224,18 +224,18 @@ class Session:
 
 @dataclass
 class Dashboard:
-    """Everything the page shows after an analysis, tab by tab."""
+    """Everything the page shows after an analysis, tab by tab (empty fields: ``cleared``)."""
 
     status: str
     score: str  # Overview
-    zones_table: pd.DataFrame  # report.zone_table
+    zones_table: pd.DataFrame | None  # report.zone_table
     details: str
-    parsing: Path  # Masks
+    parsing: Path | None  # Masks
     legend: np.ndarray
     pores: Path | None
     zoom: list[tuple[Path, str]]
-    zones: Path
-    cutout: Path
+    zones: Path | None
+    cutout: Path | None
     heatmap_note: str  # Heatmap
     density_figure: go.Figure | None
     scores_figure: go.Figure | None
@@ -446,6 +446,13 @@ def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFram
     for name in BEFORE_AFTER_COLUMNS:
         columns[f"{name} before"], columns[f"{name} after"] = before[name], after[name]
     return pd.DataFrame(columns)
+
+
+def cleared(status: str, classes: list[int]) -> Dashboard:
+    """The page without results: ``status`` says why; the legend of the parsing ``classes`` stays."""
+    return Dashboard(status=status, score="", zones_table=None, details="", parsing=None,
+                     legend=parsing_view(None, classes)[1], pores=None, zoom=[], zones=None, cutout=None,
+                     heatmap_note="", density_figure=None, scores_figure=None, suggestions="", routine="", sources="")
 
 
 def before_after_views(analysis: Analysis) -> list[tuple[str, str]]:

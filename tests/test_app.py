@@ -381,3 +381,14 @@ def test_warm_up_loads_the_networks_and_says_whether_psnet_is_there():
         assert problem is None
     else:
         assert "psnet.pt" in problem and str(WEIGHTS_DIR) not in problem
+
+
+def test_every_field_of_the_dashboard_has_its_component():
+    """app.BOARD_OUTPUTS is the one list of what an analysis shows: every views.Dashboard field, once."""
+    from dataclasses import fields
+
+    import app
+    from poreseg.views import Dashboard
+
+    assert list(app.BOARD_OUTPUTS) == [field.name for field in fields(Dashboard)]
+    assert len(set(map(id, app.BOARD_OUTPUTS.values()))) == len(app.BOARD_OUTPUTS)
