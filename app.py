@@ -85,7 +85,7 @@ PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector(
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
-# Column shares of the tables (report.zone_table, views.before_after_table): they fit a phone's width,
+# Column shares of the tables (tables.zone_table, views.before_after_table): they fit a phone's width,
 # where widths from the content would not.
 ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
 AFTER_TABLE_WIDTHS = ["16%", "14%", "14%", "14%", "14%", "14%", "14%"]

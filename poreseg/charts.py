@@ -13,9 +13,9 @@ from PIL import Image
 from poreseg.density import DensityMap
 from poreseg.metrics import SCORE_BANDS, FaceMetrics, ScoreReference
 from poreseg import draw
-from poreseg.overlays import density_colours, density_top
+from poreseg.overlays import FACE_PAD, density_colours, density_top
 from poreseg.scores import whole_score
-from poreseg.zones import ZONE_TITLES, ZONES
+from poreseg.zones import ZONE_TITLES, ZONES, around
 
 BAND_COLOURS = {"Excellent": "#1a9850", "Great": "#91cf60", "Good": "#d9ef8b", "Average": "#fee08b",
                 "Poor": "#fc8d59"}
@@ -24,18 +24,6 @@ PHOTO_MAX_SIDE = 900
 HEATMAP_HEIGHT = 640  # px: the face large enough to read the map
 OVERLAY_OPACITY = 0.55
 EDGE_FILL_CELLS = 1.5  # sigma, in grid cells, of the mean that fills the empty cells along the face's edge
-FACE_PAD = 0.15  # of the face's size, around it
-
-
-def _face_window(density: DensityMap) -> tuple[slice, slice]:
-    """Grid rows and columns around the cells that have a value."""
-    rows, cols = np.nonzero(np.isfinite(density.per_cm2))
-    if rows.size == 0:
-        return slice(0, density.per_cm2.shape[0]), slice(0, density.per_cm2.shape[1])
-    pad = int(FACE_PAD * max(np.ptp(rows), np.ptp(cols))) + 1
-    h, w = density.per_cm2.shape
-    return (slice(max(0, rows.min() - pad), min(h, rows.max() + 1 + pad)),
-            slice(max(0, cols.min() - pad), min(w, cols.max() + 1 + pad)))
 
 
 def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
@@ -62,7 +50,7 @@ def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReferen
     the zones) under an invisible heatmap of the grid that answers the hover (value and zone) and draws
     the colour bar. The colour scale is the density overlay's (0 to density_top of the score's
     ``reference``): the same for every photo analysed with a method."""
-    rows, cols = _face_window(density)
+    rows, cols = around(np.isfinite(density.per_cm2), FACE_PAD)  # grid cells around those with a value
     stride = max(1, int(np.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / HEATMAP_MAX_CELLS)))
     values = density.per_cm2[rows, cols][::stride, ::stride]
     zone_names = np.array(["", *(ZONE_TITLES[z] for z in ZONES)])[density.zone_ids[rows, cols][::stride, ::stride]]

@@ -65,7 +65,8 @@ def analyze_command(args: argparse.Namespace) -> int:
     """Analyse each image into OUT/<image stem>/ and OUT/summary.csv (one row per image); a failed file gets
     one line and the others still run."""
     from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
-    from poreseg.report import summary_row, write_report, write_summary
+    from poreseg.report import write_report, write_summary
+    from poreseg.tables import summary_row
     from poreseg.weights import WeightsError
     options = AnalysisOptions(method=args.method)
     failed = 0

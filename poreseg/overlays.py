@@ -1,20 +1,35 @@
-"""Pictures of an analysis at the photo's full resolution: pores outlined, zones, density, the cut-out.
+"""Pictures of an analysis: at the photo's full resolution (pores outlined, zones, density, the cut-out)
+and the one-page summary sheet (the face's pictures, the numbers, the warnings).
 
 Built on poreseg.draw (label overlays and legend); no models and no measuring here.
 """
 from __future__ import annotations
 
+import textwrap
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+import pandas as pd
 
 from poreseg import draw
 from poreseg.density import DensityMap
-from poreseg.metrics import ScoreReference
-from poreseg.zones import ZONE_TITLES, ZONES, FaceZones
+from poreseg.metrics import FaceMetrics, ScoreReference
+from poreseg.products import get_product
+from poreseg.scores import whole_score
+from poreseg.tables import zone_table
+from poreseg.zones import ZONE_TITLES, ZONES, FaceZones, around
+
+if TYPE_CHECKING:
+    from poreseg.analysis import Analysis
 
 PORE_OUTLINE = (0, 255, 255)
 UNCERTAIN_OUTLINE = (255, 140, 0)  # pores PS-Net's Monte-Carlo draws disagree on
 ZONE_COLOURS = ((255, 120, 80), (80, 200, 120), (90, 140, 255), (200, 110, 230), (250, 210, 60))
+FACE_PAD = 0.2  # of the face's size, around it, in the pictures of the face
+SHEET_PANEL = 420  # px, side of each picture on the summary sheet
+SHEET_MARGIN = 16
+INK, MUTED, WARNING = (20, 20, 20), (110, 110, 110), (170, 60, 0)
 # ColorBrewer YlOrRd, the colour scale of the interactive heatmap (poreseg.charts), low to high.
 YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 178, 76), (253, 141, 60),
                      (252, 78, 42), (227, 26, 28), (189, 0, 38), (128, 0, 38)], np.float32)
@@ -102,3 +117,104 @@ def portrait_cutout(rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
     """HxWx4 uint8 RGBA: the person, the background transparent (alpha = person probability)."""
     alpha = (np.clip(np.asarray(person, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
     return np.dstack([np.asarray(rgb, np.uint8), alpha])
+
+
+def _panel(image: np.ndarray, title: str) -> np.ndarray:
+    """``image`` fitted into a SHEET_PANEL square on white, titled above."""
+    scale = SHEET_PANEL / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    fitted = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    panel = np.full((SHEET_PANEL + 28, SHEET_PANEL, 3), 255, np.uint8)
+    top, left = 28 + (SHEET_PANEL - size[1]) // 2, (SHEET_PANEL - size[0]) // 2
+    panel[top:top + size[1], left:left + size[0]] = fitted
+    cv2.putText(panel, title, (4, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, INK, 1, cv2.LINE_AA)
+    return panel
+
+
+
+
+def _pores_marked(crop: np.ndarray, pore_mask: np.ndarray) -> np.ndarray:
+    """Pores filled in colour at panel size, where a one-pixel outline would vanish."""
+    scale = SHEET_PANEL / max(crop.shape[:2])
+    if scale >= 1:
+        return pores_outlined(crop, pore_mask)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    small[cv2.resize(pore_mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0] = PORE_OUTLINE
+    return small
+
+
+
+
+# The summary sheet's zone table: zone_table's columns, as OpenCV's fonts can write them, and their x.
+TABLE_COLUMNS = (("zone", 0, "s"), ("pores", 150, "d"), ("per cm2", 240, ".1f"), ("mean mm", 340, ".2f"),
+                 ("area %", 440, ".2f"), ("score", 530, "d"), ("band", 610, "s"))
+
+
+def zone_table_text(metrics: FaceMetrics) -> list[list[str]]:
+    """zone_table's header and rows as text cells, "-" where a value is missing."""
+    rows = zone_table(metrics).itertuples(index=False)
+    return [[name for name, _, _ in TABLE_COLUMNS]] + [
+        ["-" if pd.isna(value) else format(value, spec) for value, (_, _, spec) in zip(row, TABLE_COLUMNS)]
+        for row in rows]
+
+
+
+
+def simulation_line(analysis: Analysis) -> str:
+    """The before/after of the analysis in one line, for the summary sheet."""
+    s, after = analysis.after.simulation, analysis.after.metrics.face
+    before = analysis.metrics.face
+    scores = (f": pore score {whole_score(before.score)} -> {whole_score(after.score)} measured on the simulated photo"
+              if before.score is not None and after.score is not None else "")
+    return (f"Simulated: {get_product(s.product_id).name}, {s.weeks:g} weeks at {s.strength:.0%} strength"
+            f"{scores} (an illustration, not a promise)")
+
+
+
+
+def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
+    """The headline score, the scale, the zone table, the before/after if any and the warnings, on white."""
+    face = analysis.metrics.face
+    headline = ("Pores not measured in this photo" if face.score is None
+                else f"Pore score {whole_score(face.score)} / 100 ({face.band})")
+    scale = ("no mm scale (eyes not both visible)" if analysis.mm_per_px is None
+             else f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
+    table = zone_table_text(analysis.metrics)
+    notes = [(line, WARNING) for w in analysis.warnings for line in textwrap.wrap("! " + w, 95)]
+    if analysis.after is not None:
+        notes[:0] = [(line, INK) for line in textwrap.wrap(simulation_line(analysis), 95)]
+    line = 24
+    panel = np.full((SHEET_MARGIN * 2 + line * (3 + len(table) + len(notes)) + 16, width, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(panel, headline, (SHEET_MARGIN, SHEET_MARGIN + 22), font, 0.9, INK, 2, cv2.LINE_AA)
+    cv2.putText(panel, f"method {analysis.method}; {scale}", (SHEET_MARGIN, SHEET_MARGIN + 22 + line), font, 0.5,
+                MUTED, 1, cv2.LINE_AA)
+    y = SHEET_MARGIN + 22 + 2 * line + 8
+    for r, cells in enumerate(table):
+        for text, (_, x, _) in zip(cells, TABLE_COLUMNS):
+            cv2.putText(panel, text, (SHEET_MARGIN + x, y), font, 0.55, MUTED if r == 0 else INK, 1, cv2.LINE_AA)
+        y += line
+    for text, colour in notes:
+        cv2.putText(panel, text, (SHEET_MARGIN, y + 8), font, 0.5, colour, 1, cv2.LINE_AA)
+        y += line
+    return panel
+
+
+
+
+def summary_sheet(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
+    """One RGB page: pores on the photo, the density heatmap, the zones, and the numbers."""
+    rows, cols = around(analysis.zones.labels > 0, FACE_PAD)
+    crop = np.asarray(rgb, np.uint8)[rows, cols]
+    pictures = [_panel(_pores_marked(crop, analysis.pores.mask[rows, cols]) if analysis.pores else crop,
+                       "pores" if analysis.pores else "photo (pores not measured)")]
+    if analysis.density is not None:
+        reference = analysis.metrics.reference
+        pictures.append(_panel(density_overlay(rgb, analysis.density, reference)[rows, cols],
+                               f"pore density (0-{density_top(reference):.3g}+ per cm2)"))
+    pictures.append(_panel(zones_overlay(rgb, analysis.zones)[rows, cols], "zones"))
+    gap = np.full((pictures[0].shape[0], SHEET_MARGIN, 3), 255, np.uint8)
+    strip = np.hstack([part for picture in pictures for part in (gap, picture)] + [gap])
+    top = np.full((SHEET_MARGIN, strip.shape[1], 3), 255, np.uint8)
+    return np.vstack([top, strip, _text_panel(analysis, strip.shape[1])])

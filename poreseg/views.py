@@ -37,7 +37,8 @@ from poreseg.products import get_product
 from poreseg.scores import whole_score
 from poreseg.suggest import Suggestions
 from poreseg.weights import WeightsError
-from poreseg.zones import ZONE_TITLES, ZONES
+from poreseg.tables import zone_table
+from poreseg.zones import ZONE_TITLES, ZONES, around
 
 PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
 # The parsing overlay lets the photo show through; skin, most of the face, is only outlined and faintly
@@ -228,7 +229,7 @@ class Dashboard:
 
     status: str
     score: str  # Overview
-    zones_table: pd.DataFrame | None  # report.zone_table
+    zones_table: pd.DataFrame | None  # tables.zone_table
     details: str
     parsing: Path | None  # Masks
     legend: np.ndarray
@@ -356,9 +357,9 @@ def zoom_crops(session: Session) -> list[tuple[Path, str]]:
 
 
 def pores_on_face(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
-    """The face (report.face_window) with its pores outlined, the rings wide enough to show when the
+    """The face (overlays.FACE_PAD around its zones) with its pores outlined, the rings wide enough to show when the
     picture is fitted into the page (PORES_SHOWN_PX); full screen shows the skin at full resolution."""
-    rows, cols = report.face_window(analysis)
+    rows, cols = around(analysis.zones.labels > 0, overlays.FACE_PAD)
     face = rgb[rows, cols]
     width = max(1, round(max(face.shape[:2]) / PORES_SHOWN_PX))
     return fit(overlays.pores_outlined(face, analysis.pores.mask[rows, cols], uncertain_in(analysis, rows, cols),
@@ -417,7 +418,7 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
     return Dashboard(
         status=status_line(analysis, seconds),
         score=score_markdown(analysis),
-        zones_table=report.zone_table(analysis.metrics),
+        zones_table=zone_table(analysis.metrics),
         details=details_markdown(analysis),
         parsing=parsing,
         legend=legend,
@@ -440,7 +441,7 @@ BEFORE_AFTER_COLUMNS = ("pores", "area %", "score")
 
 
 def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Zone tables (report.zone_table) before and after side by side: pores, area and score, each as a
+    """Zone tables (tables.zone_table) before and after side by side: pores, area and score, each as a
     "before" and an "after" column."""
     columns = {"zone": before["zone"]}
     for name in BEFORE_AFTER_COLUMNS:
@@ -527,7 +528,8 @@ def before_after(session: Session | None, product_id: str | None, strength: floa
     # double the session's memory.
     session.after = replace(after, pores=None, simulation=replace(after.simulation, after=None))
     view = view if view in (FACE_VIEW, *ZONES) else default_before_after_view(analysis)
-    rows, cols = report.face_window(analysis) if view == FACE_VIEW else pore_view_window(analysis, view)
+    rows, cols = (around(analysis.zones.labels > 0, overlays.FACE_PAD) if view == FACE_VIEW
+                  else pore_view_window(analysis, view))
 
     def show(image: np.ndarray) -> np.ndarray:
         crop = image[rows, cols]
@@ -545,7 +547,7 @@ def before_after(session: Session | None, product_id: str | None, strength: floa
             "levels or more, all on pores; the rest of the skin is untouched. Pores and scores are measured again "
             "on the simulated photo. An illustration from published effects, not a promise.")
     return BeforeAfter((before_path, after_path), note,
-                       before_after_table(report.zone_table(analysis.metrics), report.zone_table(after.metrics)))
+                       before_after_table(zone_table(analysis.metrics), zone_table(after.metrics)))
 
 
 def report_files(session: Session) -> dict[str, Path]:
@@ -558,7 +560,7 @@ def report_files(session: Session) -> dict[str, Path]:
              "png": folder / "poreseg-summary.png"}
     files["json"].write_text(report.report_json(analysis), encoding="utf-8")
     files["csv"].write_text(report.zones_csv(analysis), encoding="utf-8")
-    Image.fromarray(report.summary_sheet(analysis, session.rgb)).save(files["png"], compress_level=PNG_COMPRESSION)
+    Image.fromarray(overlays.summary_sheet(analysis, session.rgb)).save(files["png"], compress_level=PNG_COMPRESSION)
     return files
 
 

@@ -179,3 +179,15 @@ def face_zones(labels: np.ndarray, region: np.ndarray, frame: FaceFrame) -> Face
     zone[np.isin(zone, too_little)] = 0
     zone_labels[ys, xs] = zone
     return FaceZones(zone_labels, frame, marks, tuple(ZONES[z - 1] for z in too_little))
+
+
+def around(mask: np.ndarray, pad: float) -> tuple[slice, slice]:
+    """Rows and columns of the square around ``mask``'s pixels, ``pad`` of its side added on every side and
+    cut to the image: what a picture of the face shows (the whole image for an empty mask)."""
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    if ys.size == 0:
+        return slice(0, h), slice(0, w)
+    side = max(np.ptp(ys), np.ptp(xs))
+    cy, cx, half = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2, int(side * (0.5 + pad))
+    return slice(max(0, cy - half), min(h, cy + half)), slice(max(0, cx - half), min(w, cx + half))

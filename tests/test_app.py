@@ -102,7 +102,8 @@ def session(tmp_path_factory):
 
 @requires_models
 def test_dashboard_views_of_a_close_up(session):
-    from poreseg.report import face_window
+    from poreseg.overlays import FACE_PAD
+    from poreseg.zones import around
     from poreseg.views import PARSING_CLASSES, dashboard
 
     board = dashboard(session, 1.0, list(PARSING_CLASSES))
@@ -117,7 +118,7 @@ def test_dashboard_views_of_a_close_up(session):
     for path in (board.parsing, board.zones):  # full resolution, for zooming into the skin
         with Image.open(path) as picture:
             assert picture.size == (w, h)
-    rows, cols = face_window(session.analysis)
+    rows, cols = around(session.analysis.zones.labels > 0, FACE_PAD)
     with Image.open(board.pores) as picture:  # the face at full resolution, not the whole frame
         assert picture.size == (cols.stop - cols.start, rows.stop - rows.start) and picture.size != (w, h)
     with Image.open(board.cutout) as cutout:
@@ -207,7 +208,7 @@ def test_before_after_and_report_files(session):
         ("niacinamide_serum", 0.5, 8)
     assert "after_score" in files["csv"].read_text().splitlines()[0]
     from poreseg.analysis import AnalysisOptions, analyze
-    from poreseg.report import simulation_line
+    from poreseg.overlays import simulation_line
 
     simulated = analyze(session.rgb, AnalysisOptions(method="dog", product="niacinamide_serum", strength=0.5, weeks=8))
     assert simulation_line(simulated).startswith("Simulated: Niacinamide") and "8 weeks at 50%" in \

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from poreseg.metrics import ScoreReference, pore_metrics, score_band
-from poreseg.report import zone_table
+from poreseg.tables import zone_table
 from poreseg.scores import score_tenths, whole_score
 from poreseg.suggest import finding
 
