@@ -14,6 +14,7 @@ from poreseg.imageio import load_image
 from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
+from poreseg.pores.dog import dog_pores
 from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, pore_sized, prepare_input, segment_pores
 
@@ -77,6 +78,32 @@ def test_tiles_match_one_pass(monkeypatch, net_class):
         assert one_pass.uncertainty[region].mean() > 1e-3  # so the comparison above means something
 
 
+def test_a_mirrored_photo_gives_the_mirrored_answer():
+    """PS-Net's strided layers are not mirror-symmetric; averaging each tile with its mirror image is."""
+    rgb = skin_with_pores(96, 128)
+    region = np.ones(rgb.shape[:2], bool)
+    segmenter = PoreSegmenter.from_net(calibrated(PSNet()))
+    original = segmenter(rgb, region, 4.0)
+    mirrored = segmenter(np.ascontiguousarray(rgb[:, ::-1]), region, 4.0)
+    np.testing.assert_allclose(mirrored.probability[:, ::-1], original.probability, atol=1e-5)
+    np.testing.assert_allclose(mirrored.uncertainty[:, ::-1], original.uncertainty, atol=1e-5)
+    single = segmenter.net.predict(prepare_input(rgb).contiguous(memory_format=torch.channels_last))[0]
+    assert float((single[0, 0] - torch.from_numpy(original.probability)).abs().max()) > 1e-3  # it did something
+
+
+def test_pieces_of_structures_are_not_pores():
+    mask = np.zeros((40, 60), bool)
+    mask[5:9, 5:9] = True  # a pore on its own
+    mask[20:24, 30:34] = True  # a blob on a hair
+    mask[30:33, 50:53] = True  # a blob beside it, touching nothing
+    structures = np.zeros_like(mask)
+    structures[23, 10:58] = True
+    kept = segment.apart_from(mask, structures)
+    assert kept[5:9, 5:9].all() and kept[30:33, 50:53].all()
+    assert not kept[20:24, 30:34].any() and kept.sum() == 16 + 9
+    assert segment.apart_from(mask, np.zeros_like(mask)) is mask
+
+
 def test_segmenter_copies_the_network():
     net = PSNet()
     segmenter = PoreSegmenter.from_net(net)
@@ -98,7 +125,9 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    np.testing.assert_array_equal(result.mask, pore_sized((result.probability >= 0.5) & ~outside, pore_px))
+    expected = segment.apart_from(pore_sized((result.probability >= 0.5) & ~outside, pore_px),
+                                  dog_pores(rgb, ~outside, pore_px).structures)
+    np.testing.assert_array_equal(result.mask, expected)
     assert result.uncertainty[~outside].max() > 0
 
 

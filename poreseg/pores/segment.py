@@ -123,7 +123,12 @@ class PoreSegmenter(ModelSession):
     def probability(self, x: torch.Tensor, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(probability, uncertainty) at the size of a prepared input ``x``, computed tile by tile inside
         ``box`` (x0, y0, x1, y1) and zero outside it. Beyond ``x`` the tiles see zeros, which after
-        ``prepare_input`` means skin at its local level."""
+        ``prepare_input`` means skin at its local level.
+
+        Each tile is also predicted mirrored left to right and the two answers averaged: the network's
+        strided layers are not mirror-symmetric, and alone it gave a mirrored face only 62% of the same
+        pores (Dice), most on dark-skinned faces, whose pores are fainter; averaged, the answer is the
+        same either way round. The mirrored pass runs after the first, so memory stays that of one."""
         x0, y0, x1, y1 = box
         maps = np.zeros((2, *x.shape[-2:]), np.float32)
         (ys, core_h), (xs, core_w) = tile_starts(y1 - y0), tile_starts(x1 - x0)
@@ -132,12 +137,21 @@ class PoreSegmenter(ModelSession):
             batch = starts[first:first + TILES_PER_PASS]
             tiles = torch.cat([window(x, top - TILE_MARGIN, left - TILE_MARGIN, core_h + 2 * TILE_MARGIN,
                                       core_w + 2 * TILE_MARGIN) for top, left in batch])
-            predicted = torch.cat(self.net.predict(tiles.contiguous(memory_format=torch.channels_last),
-                                                   self.samples), dim=1).numpy()
+            predicted = self.predict_both_ways(tiles).numpy()
             for tile, (top, left) in zip(predicted, batch):
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
                 maps[:, top:top + h, left:left + w] = tile[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
         return maps[0], maps[1]
+
+    def predict_both_ways(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(N, 2, H, W): probability and uncertainty of a batch of tiles, each the mean of the network's
+        answer on the tiles and, mirrored back, on the mirrored tiles."""
+        answers = []
+        for mirrored in (False, True):
+            view = tiles.flip(-1) if mirrored else tiles
+            answer = torch.cat(self.net.predict(view.contiguous(memory_format=torch.channels_last), self.samples), dim=1)
+            answers.append(answer.flip(-1) if mirrored else answer)
+        return answers[0].add_(answers[1]).div_(2)
 
     def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
                  mm_per_px: float | None = None) -> PoreResult:
@@ -169,6 +183,7 @@ class PoreSegmenter(ModelSession):
         probability, uncertainty = maps
         # The threshold was chosen on validation data with the network's calibration (Calibration).
         mask = pore_sized(probability >= float(self.net.calibration.threshold), pore_px)
+        mask = apart_from(mask, dog_pores(rgb, region, pore_px).structures)
         return PoreResult(mask, probability, uncertainty, mm_per_px, "psnet", pore_px,
                           uncertain_pores(mask, uncertainty))
 
@@ -187,6 +202,22 @@ def pore_sized(mask: np.ndarray, pore_px: float) -> np.ndarray:
     out = np.zeros_like(mask)
     out[y0:y1, x0:x1] = keep[components]
     return out
+
+
+def apart_from(mask: np.ndarray, structures: np.ndarray) -> np.ndarray:
+    """``mask`` without its 8-connected components that touch ``structures``.
+
+    Used with DoGPore's structures (dark lines and large dark blobs: hairs, creases, drawn lines,
+    moles): a piece of a line is not a pore. On the structures benchmark this removes every detection on
+    drawn lines and moles and a quarter of all false detections, at a rendered-pore Dice of 0.460
+    against 0.473."""
+    if not (mask & structures).any():
+        return mask
+    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.ones(count, bool)
+    keep[np.unique(components[mask & structures])] = False
+    keep[0] = False
+    return keep[components]
 
 
 def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
