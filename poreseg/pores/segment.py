@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from poreseg.imageio import as_rgb8
 from poreseg.inference import ModelSession
 from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
-from poreseg.pores.dog import component_peaks
+from poreseg.pores.dog import component_peaks, dog_pores
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 
