@@ -1,7 +1,7 @@
 """poreseg dashboard: from a portrait to its pores, zones, a density heatmap, a product's before/after and
 suggestions. Run: python app.py
 
-Layout and wiring only; everything the page shows comes from poreseg.views.
+Layout and wiring only; everything the page shows comes from the dashboard package.
 
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
@@ -30,7 +30,9 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
-from poreseg import memory, views  # noqa: E402
+from dashboard import before_after, downloads, messages, session, uploads, views  # noqa: E402
+from dashboard.warm_up import warm_up  # noqa: E402
+from poreseg import memory  # noqa: E402
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
@@ -50,18 +52,18 @@ INTRO = ("# poreseg: facial skin analysis\n"
          "Upload a portrait, take one with the webcam, paste one, or pick an example. The largest face is "
          "parsed, its pores are found and measured per zone, and a product's effect can be simulated. The "
          "photo is processed on this machine's CPU and not kept: results live in memory for "
-         f"{views.SESSION_MINUTES} minutes.")
+         f"{session.SESSION_MINUTES} minutes.")
 READY = "Upload a photo, take one with the webcam, paste one, or pick an example; then press Analyse."
 METHOD_INFO = " ".join(f"{m.label}: {m.description}." for m in METHODS.values())
 REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the same as the `/analyze` API and the "
                "command line), the zones as CSV, and a one-page PNG summary. The files are deleted with the "
-               f"session's results, {views.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
-SESSION_SECONDS = 60 * views.SESSION_MINUTES
+               f"session's results, {session.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
+SESSION_SECONDS = 60 * session.SESSION_MINUTES
 CACHE_SWEEP_SECONDS = 60
 UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
 UPLOAD_SWEEP_SECONDS = 5
-UPLOADS = views.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
+UPLOADS = uploads.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # On a phone the columns stack: the photo stays small, table cells break between words only, and the page
 # scrolls to the results once a photo is analysed (PHONE_SCROLL; after a failure the message beside the
@@ -85,7 +87,7 @@ PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector(
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
-# Column shares of the tables (tables.zone_table, views.before_after_table): they fit a phone's width,
+# Column shares of the tables (poreseg.tables.zone_table, dashboard.tables.before_after_table): they fit a phone's width,
 # where widths from the content would not.
 ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
 AFTER_TABLE_WIDTHS = ["16%", "14%", "14%", "14%", "14%", "14%", "14%"]
@@ -104,24 +106,24 @@ def _upload_path(image) -> str | None:
     return image or None
 
 
-def _close_session(session: views.Session | None) -> None:
+def _close_session(session: session.Session | None) -> None:
     if session is not None:
         session.close()
 
 
-def _new_session(rgb, analysis: Analysis, source: str) -> views.Session:
+def _new_session(rgb, analysis: Analysis, source: str) -> session.Session:
     # Inside Gradio's cache, Gradio serves the files as they are instead of copying them there.
     cache = Path(demo.GRADIO_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
-    return views.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
+    return session.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
 
 
-def _stopped(started: float, error: Exception) -> views.Failure:
+def _stopped(started: float, error: Exception) -> messages.Failure:
     log.warning("request stopped: %s after %.2f s", type(error).__name__, time.perf_counter() - started)
-    return views.failure(error)
+    return messages.failure(error)
 
 
-def read_photo(path: str, previous: views.Session | None = None):
+def read_photo(path: str, previous: session.Session | None = None):
     """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by sweep_uploads). The
     previous analysis's photo, analysed again, comes from the session."""
     if previous is not None and previous.source == path:
@@ -140,7 +142,7 @@ def _needed_files() -> set[str]:
 
 
 def sweep_uploads() -> None:
-    """Delete the uploads nothing needs any more (views.Uploads.sweep)."""
+    """Delete the uploads nothing needs any more (uploads.Uploads.sweep)."""
     for path in UPLOADS.sweep(list(demo.upload_file_set), _needed_files()):
         demo.upload_file_set.discard(path)
 
@@ -154,7 +156,7 @@ def _sweep_uploads_forever() -> None:
             log.warning("upload sweep failed: %s", type(error).__name__)
 
 
-def run_analysis(path: str, options: AnalysisOptions, previous: views.Session | None = None):
+def run_analysis(path: str, options: AnalysisOptions, previous: session.Session | None = None):
     """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
     started = time.perf_counter()
     rgb = read_photo(path, previous)
@@ -178,8 +180,8 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
     _close_session(previous)
     path = _upload_path(image)
     if not path:
-        gr.Warning(html.escape(views.NO_IMAGE.text))
-        return _shown(views.cleared(views.NO_IMAGE.markdown, classes), None)
+        gr.Warning(html.escape(messages.NO_IMAGE.text))
+        return _shown(views.cleared(messages.NO_IMAGE.markdown, classes), None)
     started = time.perf_counter()
     session = None
     try:
@@ -195,13 +197,13 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
         return _shown(views.cleared(problem.markdown, classes), None)
     finally:
         memory.release_freed_memory()  # the pictures' full-frame drawing arrays
-    if message := views.alert(analysis):
+    if message := messages.alert(analysis):
         gr.Warning(html.escape(message))
-    return {**_shown(board, session), after_view: gr.Radio(choices=views.before_after_views(analysis),
-                                                           value=views.default_before_after_view(analysis))}
+    return {**_shown(board, session), after_view: gr.Radio(choices=before_after.before_after_views(analysis),
+                                                           value=before_after.default_before_after_view(analysis))}
 
 
-def _shown(board: views.Dashboard, session: views.Session | None) -> dict:
+def _shown(board: views.Dashboard, session: session.Session | None) -> dict:
     """The board's fields in their components (BOARD_OUTPUTS), the session, and downloads to prepare anew."""
     shown = {component: getattr(board, field) for field, component in BOARD_OUTPUTS.items()}
     shown[zones_table] = _table(board.zones_table)
@@ -224,7 +226,7 @@ def show_before_after(session, product, strength, weeks, view):
     """The chosen product's before/after, recomputed on the stored analysis (no new face parsing)."""
     started = time.perf_counter()
     try:
-        result = views.before_after(session, product, strength, weeks, view)
+        result = before_after.before_after(session, product, strength, weeks, view)
     except Exception as error:
         return None, _stopped(started, error).markdown, None
     finally:
@@ -238,7 +240,7 @@ def prepare_downloads(session):
     files = {}
     if session is not None and not session.closed:  # a newer analysis may have replaced it meanwhile
         try:
-            files = views.report_files(session)
+            files = downloads.report_files(session)
         except Exception as error:
             _stopped(started, error)
     return [gr.DownloadButton(value=files.get(kind), interactive=kind in files) for kind, _ in DOWNLOADS]
@@ -333,10 +335,10 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                                              info="how fully the routine is followed", min_width=200)
                         weeks = gr.Slider(0, FULL_COURSE_WEEKS, value=FULL_COURSE_WEEKS, step=1, label="Weeks of use",
                                           min_width=200)
-                    after_view = gr.Radio(choices=[("whole face", views.FACE_VIEW)], value=views.FACE_VIEW,
+                    after_view = gr.Radio(choices=[("whole face", before_after.FACE_VIEW)], value=before_after.FACE_VIEW,
                                           label="Show", info="a zone where its pores are densest, enlarged; or the "
                                           "whole face", elem_id="after-view")
-                    after_note = gr.Markdown(views.NO_SESSION, elem_id="after-note")
+                    after_note = gr.Markdown(session.NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
                     after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,
@@ -395,7 +397,7 @@ if __name__ == "__main__":
     log.setLevel(logging.INFO)  # the app's timings; other libraries only warn
     started = time.perf_counter()
     try:
-        psnet_problem = views.warm_up()
+        psnet_problem = warm_up()
     except WeightsError as error:
         sys.exit(f"poreseg: cannot start: {error}")
     if psnet_problem:

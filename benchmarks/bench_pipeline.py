@@ -20,7 +20,7 @@ waiting. On a machine shared with busy processes, OpenMP's default spin-waiting 
 0.8 s on the 1350 px portrait; 0.6 s with OMP_WAIT_POLICY=PASSIVE), so the load average and the wait
 policy are printed with the numbers. ``--method`` defaults to psnet when weights/psnet.pt exists, else
 dog. Cold start is a fresh interpreter that imports poreseg and loads every network the way the app
-does before it serves (``poreseg.views.warm_up``); weight files are then in the page cache, so a
+does before it serves (``dashboard.warm_up``); weight files are then in the page cache, so a
 first start after boot reads the disk on top.
 
 ``--baseline`` also times the pipeline as it was at REVISION (default: BASELINE_REVISION, the last one
@@ -59,7 +59,7 @@ import torch  # noqa: E402
 
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.imageio import load_image  # noqa: E402
-from poreseg.views import warm_up  # noqa: E402
+from dashboard.warm_up import warm_up  # noqa: E402
 from poreseg.weights import WEIGHTS_DIR  # noqa: E402
 
 PORTRAIT = REPO / "examples" / "005_03.jpg"
@@ -74,7 +74,10 @@ import json, sys, time
 start = time.perf_counter()
 import poreseg, torch
 torch.set_num_threads(int(sys.argv[1]))
-from poreseg.views import warm_up
+try:
+    from dashboard.warm_up import warm_up
+except ImportError:  # a revision before the dashboard package (the baseline)
+    from poreseg.views import warm_up
 imported = time.perf_counter()
 warm_up()
 print(json.dumps({"import": imported - start, "load": time.perf_counter() - imported}))
@@ -88,7 +91,10 @@ import numpy as np
 import poreseg, torch
 torch.set_num_threads(int(sys.argv[1]))
 from poreseg.analysis import AnalysisOptions, analyze
-from poreseg.views import warm_up
+try:
+    from dashboard.warm_up import warm_up
+except ImportError:  # a revision before the dashboard package (the baseline)
+    from poreseg.views import warm_up
 warm_up()
 options = AnalysisOptions(method=sys.argv[2])
 photos = dict(np.load(sys.argv[3]))

@@ -2,7 +2,7 @@
 
     python benchmarks/session_memory.py [--method dog|psnet]
 
-The app keeps each browser session's ``poreseg.views.Session`` in memory for SESSION_MINUTES after its
+The app keeps each browser session's ``poreseg.session.Session`` in memory for SESSION_MINUTES after its
 analysis. This builds one as the app does (load, analyse, Session, the dashboard, a product's
 before/after, the report files, a class toggle), drops everything else and measures what stays
 allocated (tracemalloc: numpy, OpenCV and Python allocations). For comparison, the same for the photo
@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_pipeline import PORTRAIT, phone_photo  # noqa: E402
-from poreseg import views  # noqa: E402
+from dashboard import before_after, downloads, views  # noqa: E402
+from dashboard.session import Session  # noqa: E402
+from dashboard.warm_up import warm_up  # noqa: E402
 from poreseg.analysis import AnalysisOptions, analyze  # noqa: E402
 from poreseg.imageio import load_image  # noqa: E402
 
@@ -69,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     options = AnalysisOptions(method=args.method)
     photo = phone_photo(load_image(PORTRAIT))
-    views.warm_up()
+    warm_up()
 
     def whole_analysis():
         rgb = photo.copy()
@@ -77,10 +79,10 @@ def main() -> None:
 
     def session():
         rgb = photo.copy()
-        kept = views.Session(rgb, analyze(rgb, options), Path(tempfile.mkdtemp(prefix="poreseg-memory-")))
+        kept = Session(rgb, analyze(rgb, options), Path(tempfile.mkdtemp(prefix="poreseg-memory-")))
         views.dashboard(kept, 1.0, list(views.PARSING_CLASSES))
-        views.before_after(kept, PRODUCT, 1.0, 12)
-        views.report_files(kept)
+        before_after.before_after(kept, PRODUCT, 1.0, 12)
+        downloads.report_files(kept)
         views.parsing_view(kept, [views.PARSING_CLASSES[0]])
         return kept
 
@@ -91,7 +93,7 @@ def main() -> None:
     h, w = photo.shape[:2]
     print(f"{w}x{h} photo ({h * w / 1e6:.0f} MP), method {args.method}; bytes still allocated (tracemalloc):")
     print(f"  the photo and its whole Analysis: {whole_bytes / MB:.0f} MB")
-    print(f"  a dashboard session (poreseg.views.Session, after its events): {session_bytes / MB:.0f} MB "
+    print(f"  a dashboard session (dashboard.session.Session, after its events): {session_bytes / MB:.0f} MB "
           f"({session_bytes / (h * w):.1f} bytes per photo pixel)")
     print("\n| array the session keeps | dtype | shape | MB |\n|---|---|---|---|")
     for name, array in arrays(kept):

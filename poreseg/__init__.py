@@ -43,12 +43,12 @@ _LAZY = {
 
 __all__ = ["__version__", "CLASSES", *_LAZY]
 
-if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on demand
-    from poreseg.analysis import Analysis, AnalysisError, AnalysisOptions, analyze
-    from poreseg.imageio import ImageLoadError, load_image
-    from poreseg.parsing import FaceParsing, parse_face
-    from poreseg.pores.segment import PoreResult, segment_pores
-    from poreseg.portrait import segment_portrait
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on demand (__all__)
+    from poreseg.analysis import Analysis, AnalysisError, AnalysisOptions, analyze  # noqa: F401
+    from poreseg.imageio import ImageLoadError, load_image  # noqa: F401
+    from poreseg.parsing import FaceParsing, parse_face  # noqa: F401
+    from poreseg.pores.segment import PoreResult, segment_pores  # noqa: F401
+    from poreseg.portrait import segment_portrait  # noqa: F401
 
 
 def __getattr__(name: str):

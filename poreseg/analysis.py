@@ -96,7 +96,7 @@ class Analysis:
     image_size: tuple[int, int]  # (height, width)
     method: str
     parsing: FaceParsing
-    person: np.ndarray | None  # HxW float32 person probability (None in an app session, views.Session)
+    person: np.ndarray | None  # HxW float32 person probability (None in an app session, dashboard.session.Session)
     frame: FaceFrame
     region: np.ndarray  # HxW bool, where pores are analysed
     mm_per_px: float | None  # None when the eyes are not both visible

@@ -30,7 +30,7 @@ FACE_PAD = 0.2  # of the face's size, around it, in the pictures of the face
 SHEET_PANEL = 420  # px, side of each picture on the summary sheet
 SHEET_MARGIN = 16
 INK, MUTED, WARNING = (20, 20, 20), (110, 110, 110), (170, 60, 0)
-# ColorBrewer YlOrRd, the colour scale of the interactive heatmap (poreseg.charts), low to high.
+# ColorBrewer YlOrRd, the colour scale of the interactive heatmap (dashboard.charts), low to high.
 YL_OR_RD = np.array([(255, 255, 204), (255, 237, 160), (254, 217, 118), (254, 178, 76), (253, 141, 60),
                      (252, 78, 42), (227, 26, 28), (189, 0, 38), (128, 0, 38)], np.float32)
 

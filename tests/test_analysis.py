@@ -138,7 +138,7 @@ def test_report_files(analysis, close_up, tmp_path):
 
 
 def test_charts(analysis, close_up):
-    from poreseg.charts import density_figure, zone_scores_figure
+    from dashboard.charts import density_figure, zone_scores_figure
     heatmap = density_figure(close_up, analysis.density, analysis.metrics.reference, analysis.zones.face_mask())
     photo, trace = heatmap.data
     assert photo.type == "image" and photo.source.startswith("data:image/jpeg;base64,")

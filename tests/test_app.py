@@ -1,4 +1,4 @@
-"""The dashboard: its view-model (poreseg.views), app.py as a module, and the running app's /analyze API
+"""The dashboard: its view-model (the dashboard package), app.py as a module, and the running app's /analyze API
 called through gradio_client. The browser test (tests/test_app_browser.py) covers the page itself."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queue
 def test_failure_messages_name_the_problem_not_the_server():
     from poreseg.analysis import AnalysisError
     from poreseg.imageio import ImageLoadError
-    from poreseg.views import failure
+    from dashboard.messages import failure
 
     unreadable = failure(ImageLoadError("holiday.jpg: not an image (or a format Pillow cannot read)"))
     assert unreadable.title == "Could not read the image" and "not an image" in unreadable.detail
@@ -44,7 +44,7 @@ def test_failure_messages_name_the_problem_not_the_server():
 def test_before_after_table_pairs_the_columns():
     import pandas as pd
 
-    from poreseg.views import before_after_table
+    from dashboard.tables import before_after_table
 
     header = ["zone", "pores", "per cm²", "mean mm", "area %", "score", "band"]
     before = pd.DataFrame([["nose", 30, 2.0, 0.40, 0.50, 40, "Average"]], columns=header)
@@ -57,7 +57,7 @@ def test_before_after_table_pairs_the_columns():
 
 def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while_a_request_needs_it(tmp_path):
     from poreseg.imageio import ImageLoadError
-    from poreseg.views import Uploads
+    from dashboard.uploads import Uploads
 
     now = [1000.0]
     uploads = Uploads(linger_seconds=20, orphan_seconds=45, clock=lambda: now[0])
@@ -94,7 +94,7 @@ def test_an_upload_is_deleted_after_its_preview_had_time_to_load_and_never_while
 def session(tmp_path_factory):
     from poreseg.analysis import AnalysisOptions, analyze
     from poreseg.imageio import load_image
-    from poreseg.views import Session
+    from dashboard.session import Session
 
     rgb = load_image(CLOSE_UP)
     return Session(rgb, analyze(rgb, AnalysisOptions(method="dog")), tmp_path_factory.mktemp("session"))
@@ -104,7 +104,7 @@ def session(tmp_path_factory):
 def test_dashboard_views_of_a_close_up(session):
     from poreseg.overlays import FACE_PAD
     from poreseg.zones import around
-    from poreseg.views import PARSING_CLASSES, dashboard
+    from dashboard.views import PARSING_CLASSES, dashboard
 
     board = dashboard(session, 1.0, list(PARSING_CLASSES))
     face = session.analysis.metrics.face
@@ -136,7 +136,7 @@ def test_a_session_keeps_only_compact_maps(session):
     """Sessions stay in memory for minutes: at the photo's size they keep the photo and one-byte labels and
     masks; the person matte only at the cut-out's display size; no pore probability or uncertainty."""
     from benchmarks.session_memory import arrays
-    from poreseg.views import CUTOUT_MAX_SIDE
+    from dashboard.session import CUTOUT_MAX_SIDE
 
     h, w = session.rgb.shape[:2]
     kept = dict(arrays(session))
@@ -152,7 +152,7 @@ def test_a_session_keeps_only_compact_maps(session):
 @requires_models
 def test_parsing_toggles_redraw_only_the_chosen_classes(session):
     from poreseg.classes import SKIN
-    from poreseg.views import parsing_view
+    from dashboard.views import parsing_view
 
     all_classes, _ = parsing_view(session, [1, 2, 3, 4, 5, 6, 7, 8, 9])
     skin_only, legend = parsing_view(session, [SKIN])
@@ -169,7 +169,7 @@ def test_the_parsing_overlay_lets_the_skin_tone_show_through():
     are tinted enough to tell apart."""
     from poreseg import draw
     from poreseg.classes import EYE, PALETTE, SKIN
-    from poreseg.views import PARSING_ALPHA, SKIN_ALPHA
+    from dashboard.views import PARSING_ALPHA, SKIN_ALPHA
 
     dark_skin = np.full((40, 40, 3), (92, 60, 45), np.uint8)
     labels = np.full((40, 40), SKIN, np.uint8)
@@ -182,8 +182,8 @@ def test_the_parsing_overlay_lets_the_skin_tone_show_through():
 
 @requires_models
 def test_before_after_and_report_files(session):
-    from poreseg.views import (BEFORE_AFTER_SIDE, FACE_VIEW, before_after, before_after_views,
-                               default_before_after_view, report_files, visible_change)
+    from dashboard.before_after import BEFORE_AFTER_SIDE, FACE_VIEW, before_after, before_after_views, default_before_after_view, visible_change
+    from dashboard.downloads import report_files
 
     views = [value for _, value in before_after_views(session.analysis)]
     assert views[-1] == FACE_VIEW and default_before_after_view(session.analysis) in views[:-1]
@@ -238,7 +238,8 @@ def test_the_before_after_is_visible_where_pores_are(photo, tmp_path):
     from poreseg.analysis import AnalysisOptions, analyze
     from poreseg.imageio import load_image
     from poreseg.training.datasets import DEFAULT_DATA_DIR
-    from poreseg.views import Session, before_after, visible_change
+    from dashboard.session import Session
+    from dashboard.before_after import before_after, visible_change
 
     if not (DEFAULT_DATA_DIR / photo).is_file():
         pytest.skip("data folder absent")
@@ -375,7 +376,7 @@ def test_analyze_endpoint_with_psnet(app_client):
 
 @requires_models
 def test_warm_up_loads_the_networks_and_says_whether_psnet_is_there():
-    from poreseg.views import warm_up
+    from dashboard.warm_up import warm_up
 
     problem = warm_up()
     if (WEIGHTS_DIR / "psnet.pt").exists():
@@ -389,7 +390,7 @@ def test_every_field_of_the_dashboard_has_its_component():
     from dataclasses import fields
 
     import app
-    from poreseg.views import Dashboard
+    from dashboard.views import Dashboard
 
     assert list(app.BOARD_OUTPUTS) == [field.name for field in fields(Dashboard)]
     assert len(set(map(id, app.BOARD_OUTPUTS.values()))) == len(app.BOARD_OUTPUTS)

@@ -58,9 +58,9 @@ sys.addaudithook(guard)
 
 sys.path.insert(0, "tests")
 from conftest import running_app
-from poreseg import views
+from dashboard.warm_up import warm_up
 
-views.warm_up()
+warm_up()
 with running_app() as url:
     print(url, flush=True)
     sys.stdin.read()
