@@ -70,13 +70,15 @@ QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away inst
 # photo stays in view).
 PHONE_CSS = """
 #results table { font-variant-numeric: tabular-nums; }
-#results th, #results td, #results .cell-wrap, #results th * { word-break: normal; overflow-wrap: normal; hyphens: none; }
+#results th, #results td, #results .cell-wrap, #results th * {
+  word-break: normal; overflow-wrap: normal; hyphens: none; }
 @media (max-width: 640px) {
   #photo .image-container, #photo img { max-height: 240px; }
   #results table { font-size: 13px; }
   #results th, #results td { padding: 4px 5px; }
   /* The zone and before/after tables (gr.Dataframe): cells as narrow as their words, in the page's font. */
-  #zones-table th, #zones-table td, #after-table th, #after-table td { padding: 2px !important; min-width: 0 !important; }
+  #zones-table th, #zones-table td, #after-table th, #after-table td {
+    padding: 2px !important; min-width: 0 !important; }
   #zones-table table, #after-table table, #zones-table .cell-wrap, #after-table .cell-wrap,
   #zones-table th .header, #after-table th .header { font-family: var(--font) !important; font-size: 12px !important; }
   #zones-table .cell-wrap, #after-table .cell-wrap { padding: 1px !important; }
@@ -87,8 +89,8 @@ PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector(
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
 # Gradio refuses larger uploads before they reach the loader, which has the same limit.
 LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
-# Column shares of the tables (poreseg.tables.zone_table, dashboard.tables.before_after_table): they fit a phone's width,
-# where widths from the content would not.
+# Column shares of the tables (poreseg.tables.zone_table, dashboard.tables.before_after_table): they fit a
+# phone's width, where widths from the content would not.
 ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
 AFTER_TABLE_WIDTHS = ["16%", "14%", "14%", "14%", "14%", "14%", "14%"]
 IMAGE_HEIGHT = 560  # px on the page; the pictures scale down into it, full screen shows them larger
@@ -335,9 +337,10 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                                              info="how fully the routine is followed", min_width=200)
                         weeks = gr.Slider(0, FULL_COURSE_WEEKS, value=FULL_COURSE_WEEKS, step=1, label="Weeks of use",
                                           min_width=200)
-                    after_view = gr.Radio(choices=[("whole face", before_after.FACE_VIEW)], value=before_after.FACE_VIEW,
-                                          label="Show", info="a zone where its pores are densest, enlarged; or the "
-                                          "whole face", elem_id="after-view")
+                    after_view = gr.Radio(choices=[("whole face", before_after.FACE_VIEW)],
+                                          value=before_after.FACE_VIEW, label="Show",
+                                          info="a zone where its pores are densest, enlarged; or the whole face",
+                                          elem_id="after-view")
                     after_note = gr.Markdown(session.NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")

@@ -28,7 +28,6 @@ BEFORE_AFTER_SIDE = 720
 VISIBLE_GREY_LEVELS = 8
 
 
-
 @dataclass
 class BeforeAfter:
     pair: tuple[Path, Path] | None
@@ -36,12 +35,10 @@ class BeforeAfter:
     table: pd.DataFrame | None  # before_after_table
 
 
-
 def before_after_views(analysis: Analysis) -> list[tuple[str, str]]:
     """(label, value) of the before/after views: each zone with pores, then the whole face."""
     counts = {zone: m.pore_count for zone, m in analysis.metrics.zones.items()}
     return [(ZONE_TITLES[zone], zone) for zone in ZONES if counts.get(zone)] + [("whole face", FACE_VIEW)]
-
 
 
 def default_before_after_view(analysis: Analysis) -> str:
@@ -51,7 +48,6 @@ def default_before_after_view(analysis: Analysis) -> str:
     if not measured:
         return FACE_VIEW
     return max(measured, key=lambda zone: zones[zone].pore_count / max(zones[zone].skin_area_px, 1))
-
 
 
 def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
@@ -77,7 +73,6 @@ def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
     return slice(y0, y0 + side), slice(x0, x0 + side)
 
 
-
 def enlarge(image: np.ndarray, side: int) -> np.ndarray:
     """``image`` scaled so that its long side is ``side`` px: enlarged smoothly, or shrunk."""
     scale = side / max(image.shape[:2])
@@ -87,12 +82,10 @@ def enlarge(image: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
 
 
-
 def visible_change(before: np.ndarray, after: np.ndarray) -> float:
     """The share of pixels whose grey level differs by VISIBLE_GREY_LEVELS or more."""
     grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.int16) for image in (before, after)]
     return float((np.abs(grey[1] - grey[0]) >= VISIBLE_GREY_LEVELS).mean())
-
 
 
 def before_after(session: Session | None, product_id: str | None, strength: float, weeks: float,

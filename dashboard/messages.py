@@ -14,7 +14,6 @@ from poreseg.weights import WeightsError
 _DIRECTORIES = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:()]+)+[/\\]")
 
 
-
 @dataclass
 class Failure:
     """Why a photo was not analysed, for the user: a title and one line."""
@@ -31,15 +30,12 @@ class Failure:
         return f"{self.title}. {self.detail}"
 
 
-
 NO_IMAGE = Failure("No image", "Upload a photo, take one with the webcam, paste one, or pick an example.")
-
 
 
 def hide_directories(text: str) -> str:
     """``text`` with absolute paths cut to their file names: messages name the file, not the server's folders."""
     return _DIRECTORIES.sub("", text)
-
 
 
 def failure(error: Exception) -> Failure:
@@ -56,7 +52,6 @@ def failure(error: Exception) -> Failure:
         return Failure("The models could not load", detail)
     return Failure("Analysis failed", f"an unexpected {type(error).__name__} stopped the analysis. Nothing was "
                                       "kept; try again, with another photo or with DoGPore.")
-
 
 
 def alert(analysis: Analysis) -> str | None:

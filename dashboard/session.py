@@ -25,7 +25,6 @@ CUTOUT_MAX_SIDE = 1600  # the cut-out shows the person's outline, not skin detai
 JPEG_QUALITY = 90  # with 4:4:4 chroma, so one-pixel pore outlines keep their colour
 
 
-
 def fit(image: np.ndarray, max_side: int) -> np.ndarray:
     """``image`` shrunk to at most ``max_side`` pixels on its long side (never enlarged)."""
     scale = max_side / max(image.shape[:2])
@@ -33,7 +32,6 @@ def fit(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
 
 
 @dataclass

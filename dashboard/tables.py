@@ -7,7 +7,6 @@ import pandas as pd
 BEFORE_AFTER_COLUMNS = ("pores", "area %", "score")
 
 
-
 def before_after_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Zone tables (tables.zone_table) before and after side by side: pores, area and score, each as a
     "before" and an "after" column."""

@@ -66,7 +66,6 @@ class Uploads:
         return done
 
 
-
 def _delete_upload(file: Path) -> None:
     """Delete ``file``, and its folder once empty (Gradio names the folder by the content, which another
     upload of the same photo under another name shares)."""

@@ -38,7 +38,6 @@ QUALITY_TITLES = {"face_size": "face size (eye distance, px)", "resolution": "ty
                   "overexposed": "share of saturated skin", "occlusion": "share of the face hidden"}
 
 
-
 @dataclass
 class Dashboard:
     """Everything the page shows after an analysis, tab by tab (empty fields: ``cleared``)."""
@@ -61,7 +60,6 @@ class Dashboard:
     sources: str
 
 
-
 def status_line(analysis: Analysis, seconds: float) -> str:
     face = analysis.metrics.face
     h, w = analysis.image_size
@@ -75,7 +73,6 @@ def status_line(analysis: Analysis, seconds: float) -> str:
     return line
 
 
-
 def score_markdown(analysis: Analysis) -> str:
     face = analysis.metrics.face
     if face.score is None:
@@ -87,7 +84,6 @@ def score_markdown(analysis: Analysis) -> str:
             f"{face.mean_diameter_mm:.2f} mm" if face.skin_area_cm2 and face.pore_count else "")
     lines.append(f"**{face.pore_count} pores**{skin}; they cover {100 * face.area_fraction:.2f}% of the skin.")
     return "\n".join(lines)
-
 
 
 def details_markdown(analysis: Analysis) -> str:
@@ -108,7 +104,6 @@ def details_markdown(analysis: Analysis) -> str:
     return "\n\n".join(parts)
 
 
-
 def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | None, np.ndarray]:
     """The face parsing overlay showing only ``classes`` (None without a session), and their legend."""
     shown = sorted(set(classes or ()) & set(PARSING_CLASSES))
@@ -121,7 +116,6 @@ def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | No
     return path, draw.legend(shown)
 
 
-
 def zone_point(zone_labels: np.ndarray, zone_id: int) -> tuple[int, int] | None:
     """(x, y) of the zone's pixel nearest its median point (a cheek's centroid can fall outside it)."""
     ys, xs = np.nonzero(zone_labels == zone_id)
@@ -129,7 +123,6 @@ def zone_point(zone_labels: np.ndarray, zone_id: int) -> tuple[int, int] | None:
         return None
     nearest = np.argmin((ys - np.median(ys)) ** 2 + (xs - np.median(xs)) ** 2)
     return int(xs[nearest]), int(ys[nearest])
-
 
 
 def zoom_crops(session: Session) -> list[tuple[Path, str]]:
@@ -152,7 +145,6 @@ def zoom_crops(session: Session) -> list[tuple[Path, str]]:
     return crops
 
 
-
 def pores_on_face(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
     """The face (overlays.FACE_PAD around its zones) with its pores outlined, the rings wide enough to show when the
     picture is fitted into the page (PORES_SHOWN_PX); full screen shows the skin at full resolution."""
@@ -163,12 +155,10 @@ def pores_on_face(analysis: Analysis, rgb: np.ndarray) -> np.ndarray:
                                        width=width), DISPLAY_MAX_SIDE)
 
 
-
 def zoom_picture(analysis: Analysis, rgb: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
     if not analysis.pores_measured:
         return rgb[window]
     return overlays.pores_outlined(rgb[window], analysis.pores.mask[window], uncertain_in(analysis, *window))
-
 
 
 def uncertain_in(analysis: Analysis, rows: slice, cols: slice) -> np.ndarray:
@@ -180,7 +170,6 @@ def uncertain_in(analysis: Analysis, rows: slice, cols: slice) -> np.ndarray:
     return points[(points >= 0).all(axis=1) & (points[:, 0] < h) & (points[:, 1] < w)]
 
 
-
 def heatmap_note(analysis: Analysis) -> str:
     if analysis.density is None:
         reason = ("pores were not measured in this photo" if not analysis.pores_measured
@@ -190,13 +179,11 @@ def heatmap_note(analysis: Analysis) -> str:
             "drag to zoom, double-click to reset.")
 
 
-
 def suggestions_markdown(suggestions: Suggestions) -> str:
     """One paragraph per product (a table's narrow columns broke words on a phone, and hid the last rows
     in an inner scroll)."""
     return "\n\n".join(f"**{html.escape(r['product'])}** · *{html.escape(r['when'])}*  \n{html.escape(r['reason'])}"
                         for r in suggestions.rows())
-
 
 
 def routine_markdown(suggestions: Suggestions) -> str:
@@ -209,10 +196,8 @@ def routine_markdown(suggestions: Suggestions) -> str:
     return "\n\n".join(parts)
 
 
-
 def sources_markdown(suggestions: Suggestions) -> str:
     return "\n".join(f"- **{s.product.name}**: {s.product.source}" for s in suggestions.items)
-
 
 
 def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard:
@@ -239,7 +224,6 @@ def dashboard(session: Session, seconds: float, classes: list[int]) -> Dashboard
         routine=routine_markdown(analysis.suggestions),
         sources=sources_markdown(analysis.suggestions),
     )
-
 
 
 def cleared(status: str, classes: list[int]) -> Dashboard:
