@@ -7,6 +7,7 @@ the build backend.
 """
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -110,3 +111,16 @@ def test_every_subpackage_is_listed_for_the_build():
     listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(init.parent.relative_to(REPO_ROOT).parts) for init in REPO_ROOT.glob("poreseg/**/__init__.py")}
     assert on_disk <= listed
+
+
+def test_the_public_api_is_curated_and_light():
+    """``import poreseg`` names the curated API (__all__) without importing torch; each name resolves."""
+    script = ("import sys, poreseg\n"
+              "assert 'torch' not in sys.modules, 'import poreseg imported torch'\n"
+              "print(sorted(poreseg.__all__))\n"
+              "print(all(getattr(poreseg, name) is not None for name in poreseg.__all__))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    names, resolved = result.stdout.splitlines()
+    assert {"analyze", "AnalysisOptions", "Analysis", "load_image", "parse_face", "segment_portrait", "segment_pores",
+            "CLASSES", "__version__"} <= set(ast.literal_eval(names)) and resolved == "True"
