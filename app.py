@@ -30,7 +30,8 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
-from dashboard import before_after, downloads, messages, session, uploads, views  # noqa: E402
+from dashboard import before_after, downloads, messages, uploads, views  # noqa: E402
+from dashboard.session import NO_SESSION, SESSION_MINUTES, Session  # noqa: E402
 from dashboard.warm_up import warm_up  # noqa: E402
 from poreseg import memory  # noqa: E402
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
@@ -52,13 +53,13 @@ INTRO = ("# poreseg: facial skin analysis\n"
          "Upload a portrait, take one with the webcam, paste one, or pick an example. The largest face is "
          "parsed, its pores are found and measured per zone, and a product's effect can be simulated. The "
          "photo is processed on this machine's CPU and not kept: results live in memory for "
-         f"{session.SESSION_MINUTES} minutes.")
+         f"{SESSION_MINUTES} minutes.")
 READY = "Upload a photo, take one with the webcam, paste one, or pick an example; then press Analyse."
 METHOD_INFO = " ".join(f"{m.label}: {m.description}." for m in METHODS.values())
 REPORT_NOTE = ("The report of the last analysis: `report.json` (schema 1, the same as the `/analyze` API and the "
                "command line), the zones as CSV, and a one-page PNG summary. The files are deleted with the "
-               f"session's results, {session.SESSION_MINUTES} minutes after the analysis or when the tab closes.")
-SESSION_SECONDS = 60 * session.SESSION_MINUTES
+               f"session's results, {SESSION_MINUTES} minutes after the analysis or when the tab closes.")
+SESSION_SECONDS = 60 * SESSION_MINUTES
 CACHE_SWEEP_SECONDS = 60
 UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
@@ -108,16 +109,16 @@ def _upload_path(image) -> str | None:
     return image or None
 
 
-def _close_session(session: session.Session | None) -> None:
+def _close_session(session: Session | None) -> None:
     if session is not None:
         session.close()
 
 
-def _new_session(rgb, analysis: Analysis, source: str) -> session.Session:
+def _new_session(rgb, analysis: Analysis, source: str) -> Session:
     # Inside Gradio's cache, Gradio serves the files as they are instead of copying them there.
     cache = Path(demo.GRADIO_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
-    return session.Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
+    return Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
 
 
 def _stopped(started: float, error: Exception) -> messages.Failure:
@@ -125,7 +126,7 @@ def _stopped(started: float, error: Exception) -> messages.Failure:
     return messages.failure(error)
 
 
-def read_photo(path: str, previous: session.Session | None = None):
+def read_photo(path: str, previous: Session | None = None):
     """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by sweep_uploads). The
     previous analysis's photo, analysed again, comes from the session."""
     if previous is not None and previous.source == path:
@@ -158,7 +159,7 @@ def _sweep_uploads_forever() -> None:
             log.warning("upload sweep failed: %s", type(error).__name__)
 
 
-def run_analysis(path: str, options: AnalysisOptions, previous: session.Session | None = None):
+def run_analysis(path: str, options: AnalysisOptions, previous: Session | None = None):
     """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
     started = time.perf_counter()
     rgb = read_photo(path, previous)
@@ -205,7 +206,7 @@ def analyse(image, method, classes, previous, progress=gr.Progress()):
                                                            value=before_after.default_before_after_view(analysis))}
 
 
-def _shown(board: views.Dashboard, session: session.Session | None) -> dict:
+def _shown(board: views.Dashboard, session: Session | None) -> dict:
     """The board's fields in their components (BOARD_OUTPUTS), the session, and downloads to prepare anew."""
     shown = {component: getattr(board, field) for field, component in BOARD_OUTPUTS.items()}
     shown[zones_table] = _table(board.zones_table)
@@ -341,7 +342,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
                                           value=before_after.FACE_VIEW, label="Show",
                                           info="a zone where its pores are densest, enlarged; or the whole face",
                                           elem_id="after-view")
-                    after_note = gr.Markdown(session.NO_SESSION, elem_id="after-note")
+                    after_note = gr.Markdown(NO_SESSION, elem_id="after-note")
                     after_slider = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath",
                                                   interactive=False, buttons=["fullscreen"], elem_id="after-slider")
                     after_table = gr.Dataframe(label="Measured before and after", interactive=False, wrap=True,

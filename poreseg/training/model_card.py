@@ -187,7 +187,8 @@ human pore label. From the module's documentation:
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
 the region's bounding box in overlapping tiles, each averaged with its mirror image
 ({inference_samples} Monte-Carlo samples; pore where the
-mean calibrated probability is at least {threshold:.2f}; a pore whose draws disagree by 2 x std >=
+mean calibrated probability is at least {threshold:.2f}, unless it touches one of DoGPore's structures, a
+dark line or large dark blob; a pore whose draws disagree by 2 x std >=
 {uncertain_pore} somewhere is drawn with an orange outline as uncertain).
 
 Calibration (`python -m poreseg.training.calibrate_psnet`, stored in the weights as the network's
@@ -250,7 +251,8 @@ python -m poreseg.training.model_card psnet --data {data} --steps {steps} --roun
 
 The ablations (`--arch unet`, `--no-hfa`, `--no-bayes`, `--no-progressive`) and the synthetic-label
 upper bound (`python -m poreseg.training.synthetic_ceiling`) take the same arguments and write
-`checkpoints/psnet_VARIANT.pt`; `eval psnet` adds a row for each one found there. The full model goes to
+`checkpoints/psnet_VARIANT.pt`, are calibrated like the full model (`calibrate_psnet PATH --variant
+VARIANT`), and `eval psnet` adds a row for each one found there. The full model goes to
 `weights/psnet.pt`; every run
 resumes from its stage checkpoints `checkpoints/psnet[_VARIANT].stageK.ckpt`.
 
