@@ -15,7 +15,7 @@ from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
 from poreseg.pores.scale import TYPICAL_PORE_MM
-from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, pore_sized, prepare_input, segment_pores
+from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores, sized_pores
 
 pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
@@ -97,7 +97,8 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    np.testing.assert_array_equal(result.mask, pore_sized((result.probability >= 0.5) & ~outside, pore_px))
+    np.testing.assert_array_equal(result.mask, sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty,
+                                                           pore_px)[0])
     assert result.uncertainty[~outside].max() > 0
 
 
@@ -148,14 +149,15 @@ def test_trained_psnet_on_a_face(example_image):
 
 
 def test_uncertain_pores_are_whole_pores_whose_draws_disagree():
-    from poreseg.pores.segment import UNCERTAIN_PORE, uncertain_pores
+    from poreseg.pores.segment import UNCERTAIN_PORE
     mask = np.zeros((40, 40), bool)
     mask[5:9, 5:9] = mask[20:24, 20:24] = True
+    mask[35, 35] = True  # a speck, not a pore
     uncertainty = np.zeros((40, 40), np.float32)
     uncertainty[6, 6] = UNCERTAIN_PORE  # one pixel of the first pore
-    uncertainty[30, 30] = 1.0  # outside every pore
-    assert uncertain_pores(mask, uncertainty).tolist() == [[6, 6]]  # one pixel of the first pore only
-    assert uncertain_pores(np.zeros((8, 8), bool), np.ones((8, 8), np.float32)).shape == (0, 2)
+    uncertainty[30, 30] = uncertainty[35, 35] = 1.0  # outside every pore, and on the speck
+    assert sized_pores(mask, uncertainty, 4.0)[1].tolist() == [[6, 6]]  # one pixel of the first pore only
+    assert sized_pores(np.zeros((8, 8), bool), np.ones((8, 8), np.float32), 4.0)[1].shape == (0, 2)
 
 
 def test_uncertain_pores_get_their_own_outline():
@@ -172,6 +174,7 @@ def test_specks_narrower_than_half_a_pore_are_dropped():
     mask = np.zeros((40, 40), bool)
     mask[5:9, 5:9] = True  # 16 px: 4.5 px across
     mask[20, 20] = mask[30, 30:32] = True  # one and two pixels
-    kept = pore_sized(mask, 6.0)
+    no_doubts = np.zeros(mask.shape, np.float32)
+    kept = sized_pores(mask, no_doubts, 6.0)[0]
     assert kept[5:9, 5:9].all() and kept.sum() == 16
-    assert pore_sized(mask, 2.0).sum() == 19  # at 2 px pores even a pixel is half a pore
+    assert sized_pores(mask, no_doubts, 2.0)[0].sum() == 19  # at 2 px pores even a pixel is half a pore

@@ -165,44 +165,45 @@ class PoreSegmenter:
         for part in self.probability(prepare_input(crop), box):
             if scale < 1:
                 part = cv2.resize(part, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
-            full = np.zeros((h, w), np.float32)
-            full[y0:y1, x0:x1] = np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], 0)
-            maps.append(full)
-        probability, uncertainty = maps
+            maps.append(np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], np.float32(0)))
+        probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
         # The threshold was chosen on validation data with the network's calibration (Calibration).
-        mask = pore_sized(probability >= float(self.net.calibration.threshold), pore_px)
-        return PoreResult(mask, probability, uncertainty, mm_per_px, "psnet", pore_px,
-                          uncertain_pores(mask, uncertainty))
+        mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px)
+        return PoreResult(in_frame(mask, (h, w), (x0, y0)), in_frame(probability, (h, w), (x0, y0)),
+                          in_frame(uncertainty, (h, w), (x0, y0)), mm_per_px, "psnet", pore_px,
+                          uncertain + np.array([y0, x0], np.int32))
 
 
-def pore_sized(mask: np.ndarray, pore_px: float) -> np.ndarray:
-    """``mask`` without its 8-connected components narrower (equivalent diameter) than MIN_PORE_DIAMETER
-    pore diameters."""
-    if not mask.any():
-        return mask
-    x0, y0, x1, y1 = bounding_box(mask)
-    count, components, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8),
-                                                                   connectivity=8)
-    diameter = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi)
-    keep = diameter >= MIN_PORE_DIAMETER * pore_px
+def in_frame(part: np.ndarray, shape: tuple[int, int], origin: tuple[int, int]) -> np.ndarray:
+    """A map of ``shape``, zero but for ``part`` placed with its top-left corner at ``origin`` (x, y)."""
+    full = np.zeros(shape, part.dtype)
+    x0, y0 = origin
+    full[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+    return full
+
+
+def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pores among the ``candidates`` mask and the ones the network is unsure of, from one labelling of
+    its 8-connected components: the mask of the components at least MIN_PORE_DIAMETER pore diameters wide
+    (equivalent diameter), and (K, 2) int32 (y, x) the most uncertain pixel of each kept pore whose
+    ``uncertainty`` reaches UNCERTAIN_PORE there."""
+    if not candidates.any():
+        return np.zeros_like(candidates), np.zeros((0, 2), np.int32)
+    x0, y0, x1, y1 = bounding_box(candidates)
+    _, components, stats, _ = cv2.connectedComponentsWithStats(candidates[y0:y1, x0:x1].astype(np.uint8),
+                                                               connectivity=8)
+    keep = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) >= MIN_PORE_DIAMETER * pore_px
     keep[0] = False
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = keep[components]
-    return out
-
-
-def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
-    """(K, 2) int32 (y, x): the most uncertain pixel of each pore (8-connected component of ``mask``) whose
-    uncertainty reaches UNCERTAIN_PORE there."""
-    if not mask.any():
-        return np.zeros((0, 2), np.int32)
-    x0, y0, x1, y1 = bounding_box(mask)
-    count, components = cv2.connectedComponents(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
-    ys, xs = np.nonzero(components)
+    kept = keep[components]
+    mask = np.zeros_like(candidates)
+    mask[y0:y1, x0:x1] = kept
+    ys, xs = np.nonzero(kept)
+    if ys.size == 0:
+        return mask, np.zeros((0, 2), np.int32)
     values = uncertainty[y0:y1, x0:x1][ys, xs]
     most_uncertain = component_peaks(components[ys, xs], values)
     unsure = most_uncertain[values[most_uncertain] >= UNCERTAIN_PORE]
-    return np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
+    return mask, np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
 
 
 def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
