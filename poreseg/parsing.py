@@ -16,7 +16,7 @@ import torch
 from poreseg.classes import BACKGROUND, CLASSES, EYE, FACIAL_FEATURES, NOSE, SKIN
 from poreseg.imageio import as_rgb8
 from poreseg.models.parser_net import FaceParserNet
-from poreseg.inference import inference_copy, prepare_for_inference
+from poreseg.inference import SMALL_NETWORK_THREADS, inference_copy, intra_op_threads, prepare_for_inference
 from poreseg.weights import load_weights
 
 INPUT_SIZE = FaceParserNet.input_size
@@ -175,7 +175,8 @@ class FaceParser:
     def labels(self, view: np.ndarray, out_size: int) -> np.ndarray:
         """Class ids (``out_size`` square uint8) of a square view (warp_view); the logits are resampled
         (bilinear) to ``out_size`` before the argmax."""
-        logits = self.net(normalise(view))[0].permute(1, 2, 0).numpy()
+        with intra_op_threads(SMALL_NETWORK_THREADS):
+            logits = self.net(normalise(view))[0].permute(1, 2, 0).numpy()
         return resampled_argmax(np.ascontiguousarray(logits), out_size)
 
     def find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, int]:

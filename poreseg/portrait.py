@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from poreseg.imageio import as_rgb8
-from poreseg.inference import inference_copy, prepare_for_inference
+from poreseg.inference import SMALL_NETWORK_THREADS, inference_copy, intra_op_threads, prepare_for_inference
 from poreseg.models.portrait_net import PortraitNet
 from poreseg.parsing import normalise
 from poreseg.weights import load_weights
@@ -71,7 +71,8 @@ class PortraitSegmenter:
     def coarse(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability at the network's output resolution."""
         view = cv2.resize(rgb, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        return self.net(normalise(view)).softmax(1)[0, 1].contiguous().numpy()
+        with intra_op_threads(SMALL_NETWORK_THREADS):
+            return self.net(normalise(view)).softmax(1)[0, 1].contiguous().numpy()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """The network sees the photo at 256x256. Its person probability is enlarged to a copy of at most
