@@ -67,7 +67,7 @@ def test_tiles_match_one_pass(monkeypatch, net_class):
     region[20:190, 15:170] = True
     segmenter = PoreSegmenter.from_net(calibrated(net_class()))
     one_pass = segmenter(rgb, region, 4.0)
-    monkeypatch.setattr(segment, "TILE_CORE_MAX", 48)  # 4x4 tiles, in passes of TILES_PER_PASS
+    monkeypatch.setattr(segment, "TILE_CORE_MAX", 48)  # 4x4 tiles
     tiled = segmenter(rgb, region, 4.0)
     # What lies beyond a tile's margin still counts a little, through the deep layers' reach.
     np.testing.assert_allclose(tiled.probability, one_pass.probability, atol=1e-3)

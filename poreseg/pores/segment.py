@@ -41,9 +41,6 @@ MIN_PORE_DIAMETER = 0.5
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
-# Tiles stacked into one network pass: fewer, larger operations (on a busy machine every operation
-# waits for all its threads), while memory stays bounded (about 0.3 GB at three 768 px tiles).
-TILES_PER_PASS = 3
 
 # Input normalisation: log intensity minus its local (Gaussian) mean, per colour. Exposure, skin tone
 # and smooth lighting gradients become (nearly) zero; what remains is relative contrast, of which a pore
@@ -129,16 +126,19 @@ class PoreSegmenter:
         x0, y0, x1, y1 = box
         maps = np.zeros((2, *x.shape[-2:]), np.float32)
         (ys, core_h), (xs, core_w) = tile_starts(y1 - y0), tile_starts(x1 - x0)
-        starts = [(y0 + ty, x0 + tx) for ty in ys for tx in xs]
-        for first in range(0, len(starts), TILES_PER_PASS):
-            batch = starts[first:first + TILES_PER_PASS]
-            tiles = torch.cat([window(x, top - TILE_MARGIN, left - TILE_MARGIN, core_h + 2 * TILE_MARGIN,
-                                      core_w + 2 * TILE_MARGIN) for top, left in batch])
-            predicted = torch.cat(self.net.predict(tiles.contiguous(memory_format=torch.channels_last),
-                                                   self.samples), dim=1).numpy()
-            for tile, (top, left) in zip(predicted, batch):
+        # One tile per network pass: three 768 px tiles stacked took 1.1-2.0 s against 0.22 s for one
+        # (benchmarks/bench_threads.py; their activations outgrow the caches). The pore stage of a 12 MP
+        # photo went from 0.73 to 0.38 s with the same maps (a batch's tiles share their Monte-Carlo
+        # masks anyway), and the stage's peak memory from about 0.3 GB to a third of it.
+        tile_h, tile_w = core_h + 2 * TILE_MARGIN, core_w + 2 * TILE_MARGIN
+        for top in (y0 + ty for ty in ys):
+            for left in (x0 + tx for tx in xs):
+                tile = window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w)
+                predicted = torch.cat(self.net.predict(tile.contiguous(memory_format=torch.channels_last),
+                                                       self.samples), dim=1)[0].numpy()
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
-                maps[:, top:top + h, left:left + w] = tile[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                core = predicted[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                maps[:, top:top + h, left:left + w] = core
         return maps[0], maps[1]
 
     def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
