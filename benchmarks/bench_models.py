@@ -232,7 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs per model (default 30)")
     parser.add_argument("--threads", type=int, default=SMALL_NETWORK_THREADS,
-                        help=f"torch intra-op threads (default {SMALL_NETWORK_THREADS}, as the pipeline runs these two)")
+                        help=f"torch intra-op threads (default {SMALL_NETWORK_THREADS}, as the pipeline runs them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
