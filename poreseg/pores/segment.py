@@ -259,7 +259,7 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
     if pore_px is None:
         pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
     if method == "dog":
-        found = dog_pores(rgb, region, pore_px)
+        found = dog_pores(rgb, region, pore_px, training_labels=False)
         return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
                           "dog", pore_px, np.zeros((0, 2), np.int32))
     global _default_segmenter
