@@ -60,16 +60,42 @@ class PoreError(ValueError):
 
 
 @dataclass
+class PoreMaps:
+    """The per-pixel maps of a pore result, computed and kept in a box of the frame (the region's bounding
+    box), zero outside it: the frame-sized copies (about 100 MB at 12 MP) are made only when asked for."""
+
+    probability: np.ndarray  # box-sized float32
+    uncertainty: np.ndarray  # box-sized float32
+    origin: tuple[int, int]  # (x, y) of the box's top-left pixel in the frame
+    shape: tuple[int, int]  # the frame's (height, width)
+
+    def in_frame(self, part: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.shape, part.dtype)
+        x0, y0 = self.origin
+        full[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+        return full
+
+
+@dataclass
 class PoreResult:
     mask: np.ndarray  # HxW bool, pore pixels (only inside the analysed region)
-    probability: np.ndarray | None  # HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region; None in an app session
-    uncertainty: np.ndarray | None  # HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"; None in an app session
+    maps: PoreMaps | None  # behind probability and uncertainty; None in an app session (views.Session)
     mm_per_px: float | None  # face scale, None when unknown (no eyes, or a mask without a scale)
     method: str
     pore_px: float  # expected pore diameter in pixels of the input
     # (K, 2) int32 (y, x): one pixel of each pore the network is unsure of (UNCERTAIN_PORE); none for "dog".
     # Points, not a map: sessions keep results for minutes.
     uncertain: np.ndarray
+
+    @property
+    def probability(self) -> np.ndarray | None:
+        """HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region."""
+        return None if self.maps is None else self.maps.in_frame(self.maps.probability)
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        """HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"."""
+        return None if self.maps is None else self.maps.in_frame(self.maps.uncertainty)
 
 
 def prepare_input(rgb: np.ndarray) -> torch.Tensor:
@@ -172,17 +198,9 @@ class PoreSegmenter:
         probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
         # The threshold was chosen on validation data with the network's calibration (Calibration).
         mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px)
-        return PoreResult(in_frame(mask, (h, w), (x0, y0)), in_frame(probability, (h, w), (x0, y0)),
-                          in_frame(uncertainty, (h, w), (x0, y0)), mm_per_px, "psnet", pore_px,
+        maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
+        return PoreResult(maps.in_frame(mask), maps, mm_per_px, "psnet", pore_px,
                           uncertain + np.array([y0, x0], np.int32))
-
-
-def in_frame(part: np.ndarray, shape: tuple[int, int], origin: tuple[int, int]) -> np.ndarray:
-    """A map of ``shape``, zero but for ``part`` placed with its top-left corner at ``origin`` (x, y)."""
-    full = np.zeros(shape, part.dtype)
-    x0, y0 = origin
-    full[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
-    return full
 
 
 def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -263,8 +281,8 @@ def segment_pores(rgb: np.ndarray, skin_mask: np.ndarray | None = None, method: 
         pore_px = pore_px_from_mm_per_px(mm_per_px) if mm_per_px else estimate_pore_px(rgb, region)
     if method == "dog":
         found = dog_pores(rgb, region, pore_px, training_labels=False)
-        return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
-                          "dog", pore_px, np.zeros((0, 2), np.int32))
+        maps = PoreMaps(found.response, np.zeros(region.shape, np.float32), (0, 0), region.shape)
+        return PoreResult(found.mask & region, maps, mm_per_px, "dog", pore_px, np.zeros((0, 2), np.int32))
     global _default_segmenter
     if _default_segmenter is None:
         _default_segmenter = PoreSegmenter()
