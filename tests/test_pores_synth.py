@@ -52,8 +52,10 @@ def test_mask_and_centres_describe_the_same_pores():
         xs, ys = s.centres[:, 0].astype(int), s.centres[:, 1].astype(int)
         assert near_mask[ys, xs].all()  # every pore in the truth has mask pixels at its centre
         # every mask component belongs to a pore of the truth (no mask from faint, excluded pores)
-        grown = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(int)
-        assert set(range(1, count)) <= set(np.unique(grown[ys, xs]))
+        near_a_centre = set()
+        for x, y in zip(xs, ys):
+            near_a_centre.update(np.unique(labels[max(0, y - 2):y + 3, max(0, x - 2):x + 3]).tolist())
+        assert set(range(1, count)) <= near_a_centre
 
 
 def test_pores_darken_the_image_where_the_mask_is():

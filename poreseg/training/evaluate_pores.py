@@ -123,6 +123,7 @@ def stability(photos: list[HeldOutPhoto], method: PoreMethod) -> StabilityTable:
 
 # What hand-marked pores on a real close-up look like (issue 11), next to which the rendered ones are shown.
 REAL_PORE_FACTS = {"median diameter / expected": 1.0, "10th-90th percentile diameter / expected": (0.65, 1.43),
+                   "skin per pore / median diameter squared": 292 / 4.9 ** 2, "pore share of the skin": 0.076,
                    "share reaching z >= 3": 0.40, "share 4% darker than the skin": 0.55,
                    "unmarked skin, 99th percentile z": 1.95}
 
@@ -133,6 +134,8 @@ class BenchmarkFacts:
 
     median_diameter: float  # equivalent diameter over the expected one
     diameter_range: tuple[float, float]  # its 10th and 90th percentiles
+    skin_per_pore: float  # patch area per pore, in median diameters squared (density, scale-free)
+    pore_share: float  # share of the patches' pixels in a pore
     reaching_z3: float
     darker_4pc: float
     unmarked_z99: float
@@ -140,6 +143,8 @@ class BenchmarkFacts:
     def rows(self) -> list[tuple[str, str, str]]:
         measured = {"median diameter / expected": f"{self.median_diameter:.2f}",
                     "10th-90th percentile diameter / expected": "{:.2f}-{:.2f}".format(*self.diameter_range),
+                    "skin per pore / median diameter squared": f"{self.skin_per_pore:.2f}",
+                    "pore share of the skin": f"{self.pore_share:.3f}",
                     "share reaching z >= 3": f"{self.reaching_z3:.2f}",
                     "share 4% darker than the skin": f"{self.darker_4pc:.2f}",
                     "unmarked skin, 99th percentile z": f"{self.unmarked_z99:.2f}"}
@@ -149,7 +154,7 @@ class BenchmarkFacts:
 
 
 def benchmark_facts(samples: list[SynthSample]) -> BenchmarkFacts:
-    diameters, z_peaks, darkest, unmarked = [], [], [], []
+    diameters, z_peaks, darkest, unmarked, diameters_px = [], [], [], [], []
     for sample in samples:
         count, components = cv2.connectedComponents(sample.mask.astype(np.uint8), connectivity=8)
         if count <= 1:
@@ -157,15 +162,19 @@ def benchmark_facts(samples: list[SynthSample]) -> BenchmarkFacts:
         maps = band_maps(sample.rgb, np.ones(sample.mask.shape, bool), sample.pore_px)
         ids = components[sample.mask]
         area = np.bincount(ids, minlength=count)[1:]
-        diameters.append(np.sqrt(4 * area / np.pi) / sample.pore_px)
+        diameters_px.append(np.sqrt(4 * area / np.pi))
+        diameters.append(diameters_px[-1] / sample.pore_px)
         for values, out in ((maps.z, z_peaks), (maps.darkening, darkest)):
             peak = np.full(count, -np.inf)
             np.maximum.at(peak, ids, values[sample.mask])
             out.append(peak[1:])
         far = ~cv2.dilate(sample.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         unmarked.append(maps.z[far])
-    diameter = np.concatenate(diameters)
+    diameter, diameter_px = np.concatenate(diameters), np.concatenate(diameters_px)
+    pixels = sum(sample.mask.size for sample in samples)
+    pore_pixels = sum(int(sample.mask.sum()) for sample in samples)
     return BenchmarkFacts(float(np.median(diameter)), tuple(float(v) for v in np.percentile(diameter, (10, 90))),
+                          float(pixels / len(diameter_px) / np.median(diameter_px) ** 2), pore_pixels / pixels,
                           float(np.mean(np.concatenate(z_peaks) >= 3)), float(np.mean(np.concatenate(darkest) >= 0.04)),
                           float(np.percentile(np.concatenate(unmarked), 99)))
 
