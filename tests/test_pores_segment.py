@@ -100,6 +100,9 @@ def test_psnet_result_contract(untrained_default, pore_px):
     np.testing.assert_array_equal(result.mask, sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty,
                                                            pore_px)[0])
     assert result.uncertainty[~outside].max() > 0
+    # The maps are kept in the region's box and placed in the frame when read.
+    assert result.maps.probability.shape == (90, 120) and result.maps.origin == (20, 10)
+    np.testing.assert_array_equal(result.probability[10:100, 20:140], result.maps.probability)
 
 
 def test_dog_method_without_a_scale():
