@@ -76,6 +76,19 @@ def test_tiles_match_one_pass(monkeypatch, net_class):
         assert one_pass.uncertainty[region].mean() > 1e-3  # so the comparison above means something
 
 
+def test_a_mirrored_photo_gives_the_mirrored_answer():
+    """PS-Net's strided layers are not mirror-symmetric; averaging each tile with its mirror image is."""
+    rgb = skin_with_pores(96, 128)
+    region = np.ones(rgb.shape[:2], bool)
+    segmenter = PoreSegmenter.from_net(calibrated(PSNet()))
+    original = segmenter(rgb, region, 4.0)
+    mirrored = segmenter(np.ascontiguousarray(rgb[:, ::-1]), region, 4.0)
+    np.testing.assert_allclose(mirrored.probability[:, ::-1], original.probability, atol=1e-5)
+    np.testing.assert_allclose(mirrored.uncertainty[:, ::-1], original.uncertainty, atol=1e-5)
+    single = segmenter.net.predict(prepare_input(rgb).contiguous(memory_format=torch.channels_last))[0]
+    assert float((single[0, 0] - torch.from_numpy(original.probability)).abs().max()) > 1e-3  # it did something
+
+
 def test_segmenter_copies_the_network():
     net = PSNet()
     segmenter = PoreSegmenter.from_net(net)

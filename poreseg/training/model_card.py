@@ -178,7 +178,8 @@ human pore label. From the module's documentation:
 
 `poreseg.segment_pores(rgb, method="psnet")` parses the face, builds the pore region (skin and nose away
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
-the region's bounding box in overlapping tiles ({inference_samples} Monte-Carlo samples; pore where the
+the region's bounding box in overlapping tiles, each averaged with its mirror image
+({inference_samples} Monte-Carlo samples; pore where the
 mean calibrated probability is at least {threshold:.2f}; a pore whose draws disagree by 2 x std >=
 {uncertain_pore} somewhere is drawn with an orange outline as uncertain).
 
