@@ -229,8 +229,8 @@ def resampled_argmax(logits: np.ndarray, out_size: int) -> np.ndarray:
     An interpolated logit vector is a weighted mean of its four neighbours in ``logits``: where all four
     have the same argmax, so does the mean (each class's lead is positive at every corner, so in their
     mean), and that class is the answer. Only the pixels between neighbours that disagree (class
-    borders, a few percent) need the resampled logits' argmax; the full argmax over a 1024x1024x10 crop
-    cost more than the network."""
+    borders: about 15% of a face crop) need the resampled logits' argmax, an argmax over 10 values per
+    pixel that numpy takes slowly (16 -> 11 ms for a 1024 px crop)."""
     h, w, _ = logits.shape
     coarse = logits.argmax(-1).astype(np.uint8)
     edge = np.pad(coarse, ((0, 1), (0, 1)), mode="edge")  # the last row and column are their own neighbours
