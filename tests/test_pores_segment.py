@@ -14,6 +14,7 @@ from poreseg.imageio import load_image
 from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
+from poreseg.pores.dog import dog_pores
 from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores, sized_pores
 
@@ -89,6 +90,20 @@ def test_a_mirrored_photo_gives_the_mirrored_answer():
     assert float((single[0, 0] - torch.from_numpy(original.probability)).abs().max()) > 1e-3  # it did something
 
 
+def test_pieces_of_structures_are_not_pores():
+    mask = np.zeros((40, 60), bool)
+    mask[5:9, 5:9] = True  # a pore on its own
+    mask[20:24, 30:34] = True  # a blob on a hair
+    mask[30:33, 50:53] = True  # a blob beside it, touching nothing
+    structures = np.zeros_like(mask)
+    structures[23, 10:58] = True
+    no_doubts = np.zeros(mask.shape, np.float32)
+    kept = sized_pores(mask, no_doubts, 2.0, structures)[0]
+    assert kept[5:9, 5:9].all() and kept[30:33, 50:53].all()
+    assert not kept[20:24, 30:34].any() and kept.sum() == 16 + 9
+    assert (sized_pores(mask, no_doubts, 2.0, np.zeros_like(mask))[0] == mask).all()
+
+
 def test_segmenter_copies_the_network():
     net = PSNet()
     segmenter = PoreSegmenter.from_net(net)
@@ -110,8 +125,9 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    np.testing.assert_array_equal(result.mask, sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty,
-                                                           pore_px)[0])
+    expected = sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty, pore_px,
+                           dog_pores(rgb, ~outside, pore_px).structures)[0]
+    np.testing.assert_array_equal(result.mask, expected)
     assert result.uncertainty[~outside].max() > 0
     # The maps are kept in the region's box and placed in the frame when read.
     assert result.maps.probability.shape == (90, 120) and result.maps.origin == (20, 10)
@@ -172,8 +188,9 @@ def test_uncertain_pores_are_whole_pores_whose_draws_disagree():
     uncertainty = np.zeros((40, 40), np.float32)
     uncertainty[6, 6] = UNCERTAIN_PORE  # one pixel of the first pore
     uncertainty[30, 30] = uncertainty[35, 35] = 1.0  # outside every pore, and on the speck
-    assert sized_pores(mask, uncertainty, 4.0)[1].tolist() == [[6, 6]]  # one pixel of the first pore only
-    assert sized_pores(np.zeros((8, 8), bool), np.ones((8, 8), np.float32), 4.0)[1].shape == (0, 2)
+    assert sized_pores(mask, uncertainty, 4.0, np.zeros_like(mask))[1].tolist() == [[6, 6]]  # the first pore's
+    empty = np.zeros((8, 8), bool)
+    assert sized_pores(empty, np.ones((8, 8), np.float32), 4.0, empty)[1].shape == (0, 2)
 
 
 def test_uncertain_pores_get_their_own_outline():
@@ -191,6 +208,6 @@ def test_specks_narrower_than_half_a_pore_are_dropped():
     mask[5:9, 5:9] = True  # 16 px: 4.5 px across
     mask[20, 20] = mask[30, 30:32] = True  # one and two pixels
     no_doubts = np.zeros(mask.shape, np.float32)
-    kept = sized_pores(mask, no_doubts, 6.0)[0]
+    kept = sized_pores(mask, no_doubts, 6.0, np.zeros_like(mask))[0]
     assert kept[5:9, 5:9].all() and kept.sum() == 16
-    assert sized_pores(mask, no_doubts, 2.0)[0].sum() == 19  # at 2 px pores even a pixel is half a pore
+    assert sized_pores(mask, no_doubts, 2.0, np.zeros_like(mask))[0].sum() == 19  # even a pixel is half a pore

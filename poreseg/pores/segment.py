@@ -211,24 +211,33 @@ class PoreSegmenter:
                 part = cv2.resize(part, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
             maps.append(np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], np.float32(0)))
         probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
-        # The threshold was chosen on validation data with the network's calibration (Calibration).
-        mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px)
+        # The threshold was chosen on validation data with the network's calibration (Calibration). A piece
+        # of one of DoGPore's structures (a hair, a crease, a mole) is not a pore.
+        structures = dog_pores(rgb, region, pore_px).structures[y0:y1, x0:x1]
+        mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px,
+                                      structures)
         maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
         return PoreResult(maps.in_frame(mask), maps, mm_per_px, "psnet", pore_px,
                           uncertain + np.array([y0, x0], np.int32))
 
 
-def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float) -> tuple[np.ndarray, np.ndarray]:
+def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float,
+                structures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pores among the ``candidates`` mask and the ones the network is unsure of, from one labelling of
     its 8-connected components: the mask of the components at least MIN_PORE_DIAMETER pore diameters wide
-    (equivalent diameter), and (K, 2) int32 (y, x) the most uncertain pixel of each kept pore whose
-    ``uncertainty`` reaches UNCERTAIN_PORE there."""
+    (equivalent diameter) that touch no ``structures`` pixel, and (K, 2) int32 (y, x) the most uncertain
+    pixel of each kept pore whose ``uncertainty`` reaches UNCERTAIN_PORE there.
+
+    With DoGPore's structures (dark lines and large dark blobs: hairs, creases, drawn lines, moles) this
+    removes every detection on drawn lines and moles and a quarter of all false detections on the
+    structures benchmark, at a rendered-pore Dice of 0.460 against 0.473."""
     if not candidates.any():
         return np.zeros_like(candidates), np.zeros((0, 2), np.int32)
     x0, y0, x1, y1 = bounding_box(candidates)
     _, components, stats, _ = cv2.connectedComponentsWithStats(candidates[y0:y1, x0:x1].astype(np.uint8),
                                                                connectivity=8)
     keep = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) >= MIN_PORE_DIAMETER * pore_px
+    keep[np.unique(components[structures[y0:y1, x0:x1]])] = False
     keep[0] = False
     kept = keep[components]
     mask = np.zeros_like(candidates)

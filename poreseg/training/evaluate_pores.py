@@ -148,7 +148,7 @@ class BenchmarkFacts:
                     "share reaching z >= 3": f"{self.reaching_z3:.2f}",
                     "share 4% darker than the skin": f"{self.darker_4pc:.2f}",
                     "unmarked skin, 99th percentile z": f"{self.unmarked_z99:.2f}"}
-        real = {name: ("{:.2f}-{:.2f}".format(*value) if isinstance(value, tuple) else f"{value:.2f}")
+        real = {name: ("{:.2f}-{:.2f}".format(*value) if isinstance(value, tuple) else f"{value:.3f}" if value < 0.1 else f"{value:.2f}")
                 for name, value in REAL_PORE_FACTS.items()}
         return [(name, measured[name], real[name]) for name in REAL_PORE_FACTS]
 

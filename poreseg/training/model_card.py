@@ -180,7 +180,8 @@ human pore label. From the module's documentation:
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
 the region's bounding box in overlapping tiles, each averaged with its mirror image
 ({inference_samples} Monte-Carlo samples; pore where the
-mean calibrated probability is at least {threshold:.2f}; a pore whose draws disagree by 2 x std >=
+mean calibrated probability is at least {threshold:.2f}, unless it touches one of DoGPore's structures, a
+dark line or large dark blob; a pore whose draws disagree by 2 x std >=
 {uncertain_pore} somewhere is drawn with an orange outline as uncertain).
 
 Calibration (`python -m poreseg.training.calibrate_psnet`, stored in the weights as the network's
