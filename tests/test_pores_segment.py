@@ -56,9 +56,10 @@ def test_prepare_input_shape_and_brightness_invariance():
     assert float((x - darker).abs().mean()) < 0.1 * float(x.abs().mean())
 
 
-def test_working_scale_never_enlarges():
-    assert segment.working_scale(3.0) == 1.0
+def test_working_scale_brings_pores_within_what_the_network_learned():
+    assert segment.working_scale(5.0) == 1.0
     assert segment.working_scale(2 * segment.MAX_PORE_PX) == pytest.approx(0.5)
+    assert segment.working_scale(segment.MIN_WORKING_PORE_PX / 2) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("net_class", [PSNet, PlainUNet])

@@ -9,7 +9,10 @@ the small influence of what lies beyond a tile's margin.
 
 Scale: the network learned pores at the photos' native sizes (about 3-10 px). A photo whose pores are
 larger than ``MAX_PORE_PX`` (a close-up) is first shrunk so that they are that large: faster, and within
-what the network saw. A photo is never enlarged; pores of 2 px are what the full-resolution decoder stage is for.
+what the network saw. One whose pores are smaller than ``MIN_WORKING_PORE_PX`` is enlarged so that they
+are that large: at its native size the network lost half of a close-up's pores once they were 3 px wide,
+while enlarged it keeps most of them down to 2 px (``pore_checks``' resolution survival), and so counts
+the same skin alike at every distance that passes the quality gate.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ UNCERTAIN_PORE = 0.3
 # 0.65 of the median (10th percentile), and dropping the network's specks below half of it removed 37% of
 # its false detections on the structures benchmark at an unchanged pixel Dice on rendered pores.
 MIN_PORE_DIAMETER = 0.5
+MIN_WORKING_PORE_PX = 4.0
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
@@ -114,8 +118,8 @@ def prepare_input(rgb: np.ndarray) -> torch.Tensor:
 
 
 def working_scale(pore_px: float) -> float:
-    """Resize factor (<= 1) that brings pores of ``pore_px`` to at most MAX_PORE_PX."""
-    return min(1.0, MAX_PORE_PX / pore_px)
+    """Resize factor that brings pores of ``pore_px`` within MIN_WORKING_PORE_PX..MAX_PORE_PX (1 when they are)."""
+    return min(MAX_PORE_PX / pore_px, max(1.0, MIN_WORKING_PORE_PX / pore_px))
 
 
 def tile_starts(length: int) -> tuple[list[int], int]:
@@ -198,17 +202,18 @@ class PoreSegmenter:
         cx0, cy0, cx1, cy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
         crop = rgb[cy0:cy1, cx0:cx1]
         box = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
-        if scale < 1:
+        if scale != 1:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
-            # One working pixel more on each side, so that enlarging the maps back interpolates inside.
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+            # One working pixel more on each side, so that resizing the maps back interpolates inside.
             box = (max(0, math.floor(box[0] * scale) - 1), max(0, math.floor(box[1] * scale) - 1),
                    min(crop.shape[1], math.ceil(box[2] * scale) + 1), min(crop.shape[0], math.ceil(box[3] * scale) + 1))
         inside = region[y0:y1, x0:x1]
         maps = []
         for part in self.probability(prepare_input(crop), box):
-            if scale < 1:
-                part = cv2.resize(part, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR)
+            if scale != 1:
+                part = cv2.resize(part, (cx1 - cx0, cy1 - cy0),
+                                  interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_AREA)
             maps.append(np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], np.float32(0)))
         probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
         # The threshold was chosen on validation data with the network's calibration (Calibration). A piece

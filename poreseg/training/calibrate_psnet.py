@@ -1,6 +1,6 @@
 """Calibrate a trained pore network and choose its threshold on validation patches; store both in its weights.
 
-    python -m poreseg.training.calibrate_psnet WEIGHTS [--cache cache/pores] [--arch psnet|unet]
+    python -m poreseg.training.calibrate_psnet WEIGHTS [--cache cache/pores] [--variant psnet|no_hfa|...]
 
 Validation data: pores rendered (``synth.render_pores``, calibrated to hand-marked real pores) into
 pore-free patches of the *training* photos of the cache, at a seed of their own; the held-out photos stay
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.pores.segment import PoreSegmenter, prepare_input
 from poreseg.training.pore_patches import DEFAULT_CACHE, load_cache
+from poreseg.training.pore_variants import VARIANTS, build_net
 from poreseg.training.pore_scoring import synthetic_samples
 
 VALIDATION_PATCHES = 48
@@ -114,9 +114,10 @@ def calibrate(net: torch.nn.Module, skins: list[tuple[np.ndarray, np.ndarray, fl
     return CalibrationResult(scale, bias, threshold, dice, ece_before, expected_calibration_error(probability, truth))
 
 
-def load_uncalibrated(path: Path, arch: str) -> torch.nn.Module:
-    """The network of a weights file, with calibration buffers at their defaults if the file has none."""
-    net = PlainUNet() if arch == "unet" else PSNet()
+def load_uncalibrated(path: Path, variant: str) -> torch.nn.Module:
+    """The network of a weights file (of ``variant``, a name in ``pore_variants.VARIANTS``), with
+    calibration buffers at their defaults if the file has none."""
+    net = build_net(next(v for v in VARIANTS if v.name == variant))
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("model", state)
     defaults = {key: value for key, value in net.state_dict().items() if key.startswith("calibration.")}
@@ -129,11 +130,12 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", type=Path)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--arch", choices=("psnet", "unet"), default="psnet")
+    parser.add_argument("--variant", choices=[variant.name for variant in VARIANTS], default="psnet",
+                        help="the network's variant (an ablation's weights are calibrated like the full model's)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    net = load_uncalibrated(args.weights, args.arch)
+    net = load_uncalibrated(args.weights, args.variant)
     photos = load_cache(args.cache)
     result = calibrate(net, [(p.rgb, p.region, p.pore_px) for p in photos])
     torch.save({"model": net.state_dict()}, args.weights)

@@ -244,7 +244,8 @@ python -m poreseg.training.model_card psnet --data {data} --steps {steps} --roun
 
 The ablations (`--arch unet`, `--no-hfa`, `--no-bayes`, `--no-progressive`) and the synthetic-label
 upper bound (`python -m poreseg.training.synthetic_ceiling`) take the same arguments and write
-`checkpoints/psnet_VARIANT.pt`; `eval psnet` adds a row for each one found there. The full model goes to
+`checkpoints/psnet_VARIANT.pt`, are calibrated like the full model (`calibrate_psnet PATH --variant
+VARIANT`), and `eval psnet` adds a row for each one found there. The full model goes to
 `weights/psnet.pt`; every run
 resumes from its stage checkpoints `checkpoints/psnet[_VARIANT].stageK.ckpt`.
 

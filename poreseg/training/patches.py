@@ -29,8 +29,8 @@ def skin_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def random_patch(rgb: np.ndarray, labels: np.ndarray, pore_px: float, centre: tuple[int, int],
                  rng: np.random.Generator, size: int = PATCH_PX) -> tuple[np.ndarray, np.ndarray]:
-    """A patch around ``centre`` (y, x) at the scale ``PoreSegmenter`` works at (native, or shrunk when
-    pores are large) times SCALE_RANGE, rotated and maybe flipped; IGNORE off the photo."""
+    """A patch around ``centre`` (y, x) at the scale ``PoreSegmenter`` works at (native, or resized when
+    pores are large or small) times SCALE_RANGE, rotated and maybe flipped; IGNORE off the photo."""
     cy, cx = centre
     scale = working_scale(pore_px) * np.exp(rng.uniform(*np.log(SCALE_RANGE)))
     matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), rng.normal(0, ROTATION_SD_DEG), scale)
