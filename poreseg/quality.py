@@ -29,8 +29,9 @@ from poreseg.zones import FaceFrame, face_oval_mask
 MIN_EYE_DISTANCE_PX = 48.0
 # Where the pore detectors stop seeing what they see at full resolution: sharp close-ups downscaled step
 # by step (``python -m poreseg.training.pore_checks``, resolution survival) keep under half of their
-# full-resolution pores once a typical pore is 2.1-2.9 px wide (DoGPore; PS-Net alike), about 2.4 px in
-# the middle. Below MIN_PORE_PX the pore numbers would be mostly missed pores: they are not given.
+# full-resolution pores once a typical pore is 2.0-2.8 px wide (DoGPore; PS-Net, which enlarges small
+# pores to 4 px before it looks, holds on to 1.3-2.1 px), about 2.4 px in the middle. Below MIN_PORE_PX
+# the pore numbers would be mostly missed pores: they are not given.
 MIN_PORE_PX = 2.4
 # From here about 70% or more of the full-resolution pores are still found; between the two limits the
 # smaller pores are missed and counts are lower bounds.
