@@ -1,6 +1,6 @@
 """CPU latency of our networks against the usual reference architectures, at the same input size.
 
-    python benchmarks/bench_models.py [--runs 30] [--threads 2]
+    python benchmarks/bench_models.py [--runs 30] [--threads N]
 
 References (random weights; only their cost matters):
   * BiSeNetResNet18: BiSeNet V1 (Yu et al., 2018) with a ResNet-18 context path, the architecture of
@@ -20,13 +20,16 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from poreseg.inference import prepare_for_inference  # noqa: E402
+# Before torch, as the app does: poreseg sets OpenMP's passive wait policy, which torch reads as it
+# loads. Imported after torch, this benchmark timed spinning threads the pipeline never runs.
+import poreseg  # noqa: E402, F401
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from poreseg.inference import SMALL_NETWORK_THREADS, prepare_for_inference  # noqa: E402
 from poreseg.models.parser_net import FaceParserNet  # noqa: E402
 from poreseg.models.portrait_net import PortraitNet  # noqa: E402
 
@@ -228,7 +231,8 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs per model (default 30)")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--threads", type=int, default=SMALL_NETWORK_THREADS,
+                        help=f"torch intra-op threads (default {SMALL_NETWORK_THREADS}, as the pipeline runs them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -18,11 +18,12 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import poreseg  # noqa: E402, F401  (before torch: it sets OpenMP's passive wait policy, read as torch loads)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from bench_models import param_count, percentile, time_pair  # noqa: E402
 from poreseg.models.psnet_net import PlainUNet, PSNet  # noqa: E402

@@ -58,7 +58,7 @@ class Session:
         self.person = fit(self.analysis.person, CUTOUT_MAX_SIDE)
         pores = self.analysis.pores
         if pores is not None:
-            pores = replace(pores, probability=None, uncertainty=None)
+            pores = replace(pores, maps=None)
         self.analysis = replace(self.analysis, person=None, pores=pores)
 
     def picture(self, name: str, render: Callable[[], np.ndarray]) -> Path:

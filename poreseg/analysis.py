@@ -187,7 +187,7 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
                                   pore_px=pore_px)
 
     with clock.stage("zones"):
-        window_zones = face_zones(window_labels, window_region, window_frame)
+        window_zones = face_zones(window_labels, window_region, window_frame, face.landmarks)
         zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks,
                           window_zones.too_little_skin)
         if zones.too_little_skin:

@@ -22,7 +22,8 @@ import numpy as np
 from poreseg.parsing import FaceParsing
 from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.skin import MARGIN_MM, skin_region
-from poreseg.zones import CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, face_frame, face_oval_mask, landmarks
+from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, Landmarks, face_frame, face_oval_mask,
+                           landmarks)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Face:
     region: np.ndarray  # HxW bool (full frame): where pores are analysed
     mm_per_px: float | None  # None when the eyes are not both visible
     pore_px: float  # expected pore diameter in pixels
+    landmarks: Landmarks  # the zone boundaries the parsing gives, in face coordinates (for face_zones)
 
     @property
     def window_region(self) -> np.ndarray:
@@ -93,8 +95,8 @@ def locate(rgb: np.ndarray, parsing: FaceParsing, mm_per_px: float | None = None
     window = FaceWindow.around(frame, margin_px, labels.shape)
     window_labels, window_frame = window.crop(labels), window.frame(frame)
     # The oval's lower half stops at the chin the features show, so a head tilted back keeps its neck out.
-    chin_bottom = landmarks(window_labels, window_frame).chin_bottom
-    oval = face_oval_mask(window_frame, window_labels.shape, chin_bottom)
+    marks = landmarks(window_labels, window_frame)
+    oval = face_oval_mask(window_frame, window_labels.shape, marks.chin_bottom)
     region = window.full(skin_region(window_labels, margin_px) & oval)
     if mm_per_px:
         pore_px = pore_px_from_mm_per_px(mm_per_px)
@@ -105,4 +107,4 @@ def locate(rgb: np.ndarray, parsing: FaceParsing, mm_per_px: float | None = None
         if region.any():
             with suppress(ValueError):  # no dark blob stands out
                 pore_px = estimate_pore_px(rgb, region)
-    return Face(frame, window, region, mm_per_px, pore_px)
+    return Face(frame, window, region, mm_per_px, pore_px, marks)

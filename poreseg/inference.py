@@ -101,3 +101,23 @@ class ModelSession:
                 cls._shared.pop(cls, None)
                 if previous is not None:
                     cls._shared[cls] = previous
+
+
+# Intra-op threads of the two small networks (256x256 inputs). Measured in the app's mode, OpenMP
+# threads waiting passively and the analysis on a worker thread (benchmarks/bench_threads.py, 2 cores):
+# their operations are too small to share, and the second thread's wake-ups cost more than it computes
+# (parser 13 ms on 1 thread against 17 ms on 2, portrait 11 against 31 ms, with other work beside
+# them). PS-Net's 768 px tiles gain from a second thread (226 against 265 ms) and keep the process's
+# setting.
+SMALL_NETWORK_THREADS = 1
+
+
+@contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Within the block, torch uses at most ``count`` intra-op threads (fewer if the process is set to fewer)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(min(count, previous))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

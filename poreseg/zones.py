@@ -159,9 +159,10 @@ def face_oval_mask(frame: FaceFrame, shape: tuple[int, int], chin_bottom: float 
     return oval.astype(bool)
 
 
-def face_zones(labels: np.ndarray, region: np.ndarray, frame: FaceFrame) -> FaceZones:
-    """The five zones of the face in ``frame``, each inside ``region`` (HxW bool)."""
-    marks = landmarks(labels, frame)
+def face_zones(labels: np.ndarray, region: np.ndarray, frame: FaceFrame, marks: Landmarks | None = None) -> FaceZones:
+    """The five zones of the face in ``frame``, each inside ``region`` (HxW bool). ``marks``: the landmarks of
+    ``labels`` in ``frame`` when the caller has them already (poreseg.face.Face.landmarks)."""
+    marks = marks or landmarks(labels, frame)
     zone_labels = np.zeros(labels.shape, np.uint8)
     ys, xs = np.nonzero(region & face_oval_mask(frame, labels.shape, marks.chin_bottom))
     if ys.size == 0:

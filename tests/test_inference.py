@@ -41,3 +41,19 @@ def test_the_inference_copy_computes_what_the_network_computes(make_net):
         for memory_format in (torch.contiguous_format, torch.channels_last):
             got = fast(x.contiguous(memory_format=memory_format))
             torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_network_runs_on_at_most_its_threads_and_the_setting_comes_back():
+    from poreseg.inference import intra_op_threads
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with intra_op_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        with intra_op_threads(2):  # never more than the process is set to
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -196,11 +196,40 @@ def test_labels_resampled_by_opencv_are_torchs_bilinear_argmax(view_size, out_si
 
     parser = FaceParser.load()
     rgb = example("005_03.jpg")
-    matrix = letterbox_matrix(*rgb.shape[:2], view_size)
+    view = warp_view(rgb, letterbox_matrix(*rgb.shape[:2], view_size), view_size)
     with torch.inference_mode():
-        logits = parser.net(normalise(warp_view(rgb, matrix, view_size)))
+        logits = parser.net(normalise(view))
         expected = F.interpolate(logits, size=(out_size, out_size), mode="bilinear", align_corners=False)
-    assert (parser.labels(rgb, matrix, view_size, out_size) == expected[0].argmax(0).numpy()).all()
+    assert (parser.labels(view, out_size) == expected[0].argmax(0).numpy()).all()
+
+
+@pytest.mark.parametrize("in_size, out_size", [(64, 256), (64, 987), (128, 512), (17, 64)])
+def test_argmax_of_resampled_logits_needs_resampling_only_between_disagreeing_neighbours(in_size, out_size):
+    from poreseg.parsing import resampled_argmax
+
+    rng = np.random.default_rng(in_size + out_size)
+    # Smooth logits make class regions, as a network's do, with borders between them.
+    logits = cv2.resize(rng.normal(0, 1, (6, 6, 10)).astype(np.float32), (in_size, in_size),
+                        interpolation=cv2.INTER_CUBIC)
+    expected = cv2.resize(logits, (out_size, out_size), interpolation=cv2.INTER_LINEAR).argmax(-1)
+    assert (resampled_argmax(logits, out_size) == expected).all()
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0])
+@pytest.mark.parametrize("centre", [(1500.0, 1200.0), (100.0, 2900.0)], ids=["inside", "over the border"])
+def test_a_crop_view_from_the_pyramid_is_the_view_of_the_whole_photo(centre, angle):
+    """Up to the resampling (the pyramid halves by area averaging before the last, smaller reduction: a
+    grey level or two apart on edges), and not shifted."""
+    from poreseg.parsing import ImagePyramid, square_crop_matrix, warp_view
+
+    rgb = cv2.resize(example("005_03.jpg"), (4000, 3000), interpolation=cv2.INTER_LINEAR)
+    matrix = square_crop_matrix(centre, 1700.0, 256, angle)
+    expected = warp_view(rgb, matrix, 256).astype(np.float32)
+    view = ImagePyramid(rgb).view(matrix, 256).astype(np.float32)
+    difference = np.abs(view - expected)
+    assert difference.mean() < 1 and np.percentile(difference, 90) <= 2
+    (dx, dy), _ = cv2.phaseCorrelate(cv2.cvtColor(expected, cv2.COLOR_RGB2GRAY), cv2.cvtColor(view, cv2.COLOR_RGB2GRAY))
+    assert abs(dx) < 0.05 and abs(dy) < 0.05
 
 
 @pytest.mark.parametrize("angle", [0.0, 17.0])

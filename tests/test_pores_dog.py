@@ -73,6 +73,13 @@ def test_result_contract():
     assert result.mask.any()
 
 
+def test_an_analysis_skips_the_training_labels_and_finds_the_same_pores():
+    sample = rendered()
+    full, lean = dog_pores(sample.rgb, whole(), PORE_PX), dog_pores(sample.rgb, whole(), PORE_PX, training_labels=False)
+    assert (lean.mask == full.mask).all() and (lean.response == full.response).all()
+    assert lean.structures is None and lean.faint is None
+
+
 def test_empty_region_gives_nothing():
     result = dog_pores(skin_patch(), np.zeros((SIZE, SIZE), bool), PORE_PX)
     assert not result.mask.any() and not result.response.any()

@@ -16,7 +16,7 @@ from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
 from poreseg.pores.dog import dog_pores
 from poreseg.pores.scale import TYPICAL_PORE_MM
-from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, pore_sized, prepare_input, segment_pores
+from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores, sized_pores
 
 pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
@@ -70,7 +70,7 @@ def test_tiles_match_one_pass(monkeypatch, net_class):
     region[20:190, 15:170] = True
     segmenter = PoreSegmenter.from_net(calibrated(net_class()))
     one_pass = segmenter(rgb, region, 4.0)
-    monkeypatch.setattr(segment, "TILE_CORE_MAX", 48)  # 4x4 tiles, in passes of TILES_PER_PASS
+    monkeypatch.setattr(segment, "TILE_CORE_MAX", 48)  # 4x4 tiles
     tiled = segmenter(rgb, region, 4.0)
     # What lies beyond a tile's margin still counts a little, through the deep layers' reach.
     np.testing.assert_allclose(tiled.probability, one_pass.probability, atol=1e-3)
@@ -99,10 +99,11 @@ def test_pieces_of_structures_are_not_pores():
     mask[30:33, 50:53] = True  # a blob beside it, touching nothing
     structures = np.zeros_like(mask)
     structures[23, 10:58] = True
-    kept = segment.apart_from(mask, structures)
+    no_doubts = np.zeros(mask.shape, np.float32)
+    kept = sized_pores(mask, no_doubts, 2.0, structures)[0]
     assert kept[5:9, 5:9].all() and kept[30:33, 50:53].all()
     assert not kept[20:24, 30:34].any() and kept.sum() == 16 + 9
-    assert segment.apart_from(mask, np.zeros_like(mask)) is mask
+    assert (sized_pores(mask, no_doubts, 2.0, np.zeros_like(mask))[0] == mask).all()
 
 
 def test_segmenter_copies_the_network():
@@ -126,10 +127,13 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    expected = segment.apart_from(pore_sized((result.probability >= 0.5) & ~outside, pore_px),
-                                  dog_pores(rgb, ~outside, pore_px).structures)
+    expected = sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty, pore_px,
+                           dog_pores(rgb, ~outside, pore_px).structures)[0]
     np.testing.assert_array_equal(result.mask, expected)
     assert result.uncertainty[~outside].max() > 0
+    # The maps are kept in the region's box and placed in the frame when read.
+    assert result.maps.probability.shape == (90, 120) and result.maps.origin == (20, 10)
+    np.testing.assert_array_equal(result.probability[10:100, 20:140], result.maps.probability)
 
 
 def test_dog_method_without_a_scale():
@@ -179,14 +183,16 @@ def test_trained_psnet_on_a_face(example_image):
 
 
 def test_uncertain_pores_are_whole_pores_whose_draws_disagree():
-    from poreseg.pores.segment import UNCERTAIN_PORE, uncertain_pores
+    from poreseg.pores.segment import UNCERTAIN_PORE
     mask = np.zeros((40, 40), bool)
     mask[5:9, 5:9] = mask[20:24, 20:24] = True
+    mask[35, 35] = True  # a speck, not a pore
     uncertainty = np.zeros((40, 40), np.float32)
     uncertainty[6, 6] = UNCERTAIN_PORE  # one pixel of the first pore
-    uncertainty[30, 30] = 1.0  # outside every pore
-    assert uncertain_pores(mask, uncertainty).tolist() == [[6, 6]]  # one pixel of the first pore only
-    assert uncertain_pores(np.zeros((8, 8), bool), np.ones((8, 8), np.float32)).shape == (0, 2)
+    uncertainty[30, 30] = uncertainty[35, 35] = 1.0  # outside every pore, and on the speck
+    assert sized_pores(mask, uncertainty, 4.0, np.zeros_like(mask))[1].tolist() == [[6, 6]]  # the first pore's
+    empty = np.zeros((8, 8), bool)
+    assert sized_pores(empty, np.ones((8, 8), np.float32), 4.0, empty)[1].shape == (0, 2)
 
 
 def test_uncertain_pores_get_their_own_outline():
@@ -203,6 +209,7 @@ def test_specks_narrower_than_half_a_pore_are_dropped():
     mask = np.zeros((40, 40), bool)
     mask[5:9, 5:9] = True  # 16 px: 4.5 px across
     mask[20, 20] = mask[30, 30:32] = True  # one and two pixels
-    kept = pore_sized(mask, 6.0)
+    no_doubts = np.zeros(mask.shape, np.float32)
+    kept = sized_pores(mask, no_doubts, 6.0, np.zeros_like(mask))[0]
     assert kept[5:9, 5:9].all() and kept.sum() == 16
-    assert pore_sized(mask, 2.0).sum() == 19  # at 2 px pores even a pixel is half a pore
+    assert sized_pores(mask, no_doubts, 2.0, np.zeros_like(mask))[0].sum() == 19  # even a pixel is half a pore

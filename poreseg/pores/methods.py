@@ -45,10 +45,10 @@ def _psnet_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px:
 
 def _dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: float | None) -> PoreResult:
     from poreseg.pores.dog import dog_pores
-    from poreseg.pores.segment import PoreResult
-    found = dog_pores(rgb, region, pore_px)
-    return PoreResult(found.mask & region, found.response, np.zeros(region.shape, np.float32), mm_per_px,
-                      "dog", pore_px, np.zeros((0, 2), np.int32))
+    from poreseg.pores.segment import PoreMaps, PoreResult
+    found = dog_pores(rgb, region, pore_px, training_labels=False)
+    maps = PoreMaps(found.response, np.zeros(region.shape, np.float32), (0, 0), region.shape)
+    return PoreResult(found.mask & region, maps, mm_per_px, "dog", pore_px, np.zeros((0, 2), np.int32))
 
 
 # Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93) measure visible pores (>= 250 um) on the

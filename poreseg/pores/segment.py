@@ -31,6 +31,9 @@ from poreseg.pores.dog import component_peaks, dog_pores
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 
+# Monte-Carlo draws: 16% of PS-Net's time on a 768 px tile (332 ms against 280 ms for one). Fewer draws
+# change what is reported (issue 15, 1350x1800 portrait and lisa_15cm): with 6 the pore mask keeps an
+# IoU of 0.92 with 8 draws', with 4 of 0.79, and 11-37 pores are called uncertain instead of 2-5.
 MC_SAMPLES = 8
 # A pore is drawn as uncertain when the Monte-Carlo spread (2 x std) somewhere in it reaches this: the
 # draws disagree by at least +-0.15 in probability, i.e. the Bayesian module is unsure whether it is one.
@@ -43,9 +46,6 @@ MIN_WORKING_PORE_PX = 4.0
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
-# Tiles stacked into one network pass: fewer, larger operations (on a busy machine every operation
-# waits for all its threads), while memory stays bounded (about 0.3 GB at three 768 px tiles).
-TILES_PER_PASS = 3
 
 # Input normalisation: log intensity minus its local (Gaussian) mean, per colour. Exposure, skin tone
 # and smooth lighting gradients become (nearly) zero; what remains is relative contrast, of which a pore
@@ -62,16 +62,42 @@ class PoreError(ValueError):
 
 
 @dataclass
+class PoreMaps:
+    """The per-pixel maps of a pore result, computed and kept in a box of the frame (the region's bounding
+    box), zero outside it: the frame-sized copies (about 100 MB at 12 MP) are made only when asked for."""
+
+    probability: np.ndarray  # box-sized float32
+    uncertainty: np.ndarray  # box-sized float32
+    origin: tuple[int, int]  # (x, y) of the box's top-left pixel in the frame
+    shape: tuple[int, int]  # the frame's (height, width)
+
+    def in_frame(self, part: np.ndarray) -> np.ndarray:
+        full = np.zeros(self.shape, part.dtype)
+        x0, y0 = self.origin
+        full[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+        return full
+
+
+@dataclass
 class PoreResult:
     mask: np.ndarray  # HxW bool, pore pixels (only inside the analysed region)
-    probability: np.ndarray | None  # HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region; None in an app session
-    uncertainty: np.ndarray | None  # HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"; None in an app session
+    maps: PoreMaps | None  # behind probability and uncertainty; None in an app session (views.Session)
     mm_per_px: float | None  # face scale, None when unknown (no eyes, or a mask without a scale)
     method: str
     pore_px: float  # expected pore diameter in pixels of the input
     # (K, 2) int32 (y, x): one pixel of each pore the network is unsure of (UNCERTAIN_PORE); none for "dog".
     # Points, not a map: sessions keep results for minutes.
     uncertain: np.ndarray
+
+    @property
+    def probability(self) -> np.ndarray | None:
+        """HxW float32 in [0, 1]; DoGPore's pore-likeness for "dog"; 0 outside the region."""
+        return None if self.maps is None else self.maps.in_frame(self.maps.probability)
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        """HxW float32 in [0, 1]: 2 x std of the Monte-Carlo draws; zeros for "dog"."""
+        return None if self.maps is None else self.maps.in_frame(self.maps.uncertainty)
 
 
 def prepare_input(rgb: np.ndarray) -> torch.Tensor:
@@ -136,20 +162,24 @@ class PoreSegmenter(ModelSession):
         x0, y0, x1, y1 = box
         maps = np.zeros((2, *x.shape[-2:]), np.float32)
         (ys, core_h), (xs, core_w) = tile_starts(y1 - y0), tile_starts(x1 - x0)
-        starts = [(y0 + ty, x0 + tx) for ty in ys for tx in xs]
-        for first in range(0, len(starts), TILES_PER_PASS):
-            batch = starts[first:first + TILES_PER_PASS]
-            tiles = torch.cat([window(x, top - TILE_MARGIN, left - TILE_MARGIN, core_h + 2 * TILE_MARGIN,
-                                      core_w + 2 * TILE_MARGIN) for top, left in batch])
-            predicted = self.predict_both_ways(tiles).numpy()
-            for tile, (top, left) in zip(predicted, batch):
+        # One tile per network pass: three 768 px tiles stacked took 1.1-2.0 s against 0.22 s for one
+        # (benchmarks/bench_threads.py; their activations outgrow the caches). The pore stage of a 12 MP
+        # photo went from 0.73 to 0.38 s with the same maps (a batch's tiles share their Monte-Carlo
+        # masks anyway; measured before the mirrored pass), and its peak memory from about 0.3 GB to a
+        # third of it.
+        tile_h, tile_w = core_h + 2 * TILE_MARGIN, core_w + 2 * TILE_MARGIN
+        for top in (y0 + ty for ty in ys):
+            for left in (x0 + tx for tx in xs):
+                tile = window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w)
+                predicted = self.predict_both_ways(tile)[0].numpy()
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
-                maps[:, top:top + h, left:left + w] = tile[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                core = predicted[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                maps[:, top:top + h, left:left + w] = core
         return maps[0], maps[1]
 
     def predict_both_ways(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(N, 2, H, W): probability and uncertainty of a batch of tiles, each the mean of the network's
-        answer on the tiles and, mirrored back, on the mirrored tiles."""
+        """(N, 2, H, W): probability and uncertainty of a batch of tiles (the pipeline passes one), each the
+        mean of the network's answer on the tiles and, mirrored back, on the mirrored tiles."""
         answers = []
         for mirrored in (False, True):
             view = tiles.flip(-1) if mirrored else tiles
@@ -182,61 +212,46 @@ class PoreSegmenter(ModelSession):
             if scale != 1:
                 part = cv2.resize(part, (cx1 - cx0, cy1 - cy0),
                                   interpolation=cv2.INTER_LINEAR if scale < 1 else cv2.INTER_AREA)
-            full = np.zeros((h, w), np.float32)
-            full[y0:y1, x0:x1] = np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], 0)
-            maps.append(full)
-        probability, uncertainty = maps
-        # The threshold was chosen on validation data with the network's calibration (Calibration).
-        mask = pore_sized(probability >= float(self.net.calibration.threshold), pore_px)
-        mask = apart_from(mask, dog_pores(rgb, region, pore_px).structures)
-        return PoreResult(mask, probability, uncertainty, mm_per_px, "psnet", pore_px,
-                          uncertain_pores(mask, uncertainty))
+            maps.append(np.where(inside, part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0], np.float32(0)))
+        probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
+        # The threshold was chosen on validation data with the network's calibration (Calibration). A piece
+        # of one of DoGPore's structures (a hair, a crease, a mole) is not a pore.
+        structures = dog_pores(rgb, region, pore_px).structures[y0:y1, x0:x1]
+        mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px,
+                                      structures)
+        maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
+        return PoreResult(maps.in_frame(mask), maps, mm_per_px, "psnet", pore_px,
+                          uncertain + np.array([y0, x0], np.int32))
 
 
-def pore_sized(mask: np.ndarray, pore_px: float) -> np.ndarray:
-    """``mask`` without its 8-connected components narrower (equivalent diameter) than MIN_PORE_DIAMETER
-    pore diameters."""
-    if not mask.any():
-        return mask
-    x0, y0, x1, y1 = bounding_box(mask)
-    count, components, stats, _ = cv2.connectedComponentsWithStats(mask[y0:y1, x0:x1].astype(np.uint8),
-                                                                   connectivity=8)
-    diameter = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi)
-    keep = diameter >= MIN_PORE_DIAMETER * pore_px
+def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float,
+                structures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pores among the ``candidates`` mask and the ones the network is unsure of, from one labelling of
+    its 8-connected components: the mask of the components at least MIN_PORE_DIAMETER pore diameters wide
+    (equivalent diameter) that touch no ``structures`` pixel, and (K, 2) int32 (y, x) the most uncertain
+    pixel of each kept pore whose ``uncertainty`` reaches UNCERTAIN_PORE there.
+
+    With DoGPore's structures (dark lines and large dark blobs: hairs, creases, drawn lines, moles) this
+    removes every detection on drawn lines and moles and a quarter of all false detections on the
+    structures benchmark, at a rendered-pore Dice of 0.460 against 0.473."""
+    if not candidates.any():
+        return np.zeros_like(candidates), np.zeros((0, 2), np.int32)
+    x0, y0, x1, y1 = bounding_box(candidates)
+    _, components, stats, _ = cv2.connectedComponentsWithStats(candidates[y0:y1, x0:x1].astype(np.uint8),
+                                                               connectivity=8)
+    keep = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) >= MIN_PORE_DIAMETER * pore_px
+    keep[np.unique(components[structures[y0:y1, x0:x1]])] = False
     keep[0] = False
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = keep[components]
-    return out
-
-
-def apart_from(mask: np.ndarray, structures: np.ndarray) -> np.ndarray:
-    """``mask`` without its 8-connected components that touch ``structures``.
-
-    Used with DoGPore's structures (dark lines and large dark blobs: hairs, creases, drawn lines,
-    moles): a piece of a line is not a pore. On the structures benchmark this removes every detection on
-    drawn lines and moles and a quarter of all false detections, at a rendered-pore Dice of 0.460
-    against 0.473."""
-    if not (mask & structures).any():
-        return mask
-    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    keep = np.ones(count, bool)
-    keep[np.unique(components[mask & structures])] = False
-    keep[0] = False
-    return keep[components]
-
-
-def uncertain_pores(mask: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
-    """(K, 2) int32 (y, x): the most uncertain pixel of each pore (8-connected component of ``mask``) whose
-    uncertainty reaches UNCERTAIN_PORE there."""
-    if not mask.any():
-        return np.zeros((0, 2), np.int32)
-    x0, y0, x1, y1 = bounding_box(mask)
-    count, components = cv2.connectedComponents(mask[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
-    ys, xs = np.nonzero(components)
+    kept = keep[components]
+    mask = np.zeros_like(candidates)
+    mask[y0:y1, x0:x1] = kept
+    ys, xs = np.nonzero(kept)
+    if ys.size == 0:
+        return mask, np.zeros((0, 2), np.int32)
     values = uncertainty[y0:y1, x0:x1][ys, xs]
     most_uncertain = component_peaks(components[ys, xs], values)
     unsure = most_uncertain[values[most_uncertain] >= UNCERTAIN_PORE]
-    return np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
+    return mask, np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
 
 
 def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
