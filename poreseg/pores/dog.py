@@ -146,13 +146,20 @@ class BandMaps:
 
 
 def noise_sigma(lum: np.ndarray, region: np.ndarray) -> float:
-    """Standard deviation of the pixel noise in ``lum`` over ``region``, grey levels (Immerkaer 1996,
-    "Fast noise variance estimation": a kernel blind to planes and gentle curvature, so smooth skin
-    shading does not count; the median of its magnitude, so pores and edges do not either)."""
+    """Standard deviation of the pixel noise in ``lum`` (whole grey levels, as ``luminance`` gives) over
+    ``region``, grey levels (Immerkaer 1996, "Fast noise variance estimation": a kernel blind to planes and
+    gentle curvature, so smooth skin shading does not count; the median of its magnitude, so pores and
+    edges do not either)."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = np.abs(cv2.filter2D(lum, -1, kernel))[region]
+    # Whole grey levels under an integer kernel: the magnitudes are integers, so their median is read off
+    # a histogram (exactly np.median's, in a tenth of its time on a 12 MP face).
+    magnitude = np.abs(cv2.filter2D(lum, -1, kernel))[region].astype(np.int32)
+    if magnitude.size == 0:
+        return 0.0
+    cumulative = np.cumsum(np.bincount(magnitude))
+    middle = np.searchsorted(cumulative, [(magnitude.size - 1) // 2 + 1, magnitude.size // 2 + 1])
     # For Gaussian noise: |response| has median 0.6745 x its sd, which is 6 x the noise sd (kernel norm).
-    return float(np.median(response) / 0.6745 / 6) if response.size else 0.0
+    return float(np.float32(middle.mean()) / 0.6745 / 6)  # in float32, as np.median of the map would be
 
 
 def band_gain(pore_px: float) -> float:
