@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, requires_weights, running_app
+from conftest import REPO_ROOT, gradio_cache, requires_weights, running_app
 
 EXAMPLES = REPO_ROOT / "examples"
 SCREENSHOTS = REPO_ROOT / "test-output" / "app_browser"
@@ -170,8 +170,8 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     caplog.set_level(logging.INFO)
-    cache = Path(app.demo.GRADIO_CACHE)
-    sessions_before = set(cache.glob("poreseg-*"))
+    cache = gradio_cache()
+    sessions_before = set(app.SESSIONS_DIR.glob("poreseg-*"))
     page = open_page(browser, app_url, DESKTOP)
     outside = []
     page.on("request", lambda request: outside.append(request.url)
@@ -281,7 +281,7 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     assert "Traceback" not in log and not any(r.exc_info for r in caplog.records), log[-3000:]
 
     # Closing the tabs drops the sessions' files at once.
-    sessions = set(cache.glob("poreseg-*")) - sessions_before
+    sessions = set(app.SESSIONS_DIR.glob("poreseg-*")) - sessions_before
     assert sessions
     page.close()
     phone.close()
