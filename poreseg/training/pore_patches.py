@@ -2,7 +2,7 @@
 
     python -m poreseg.training.pore_patches --data ../shared/data [--out cache/pores]
 
-For every training photo: face parsing -> pore region (``skin_region``) -> pore scale (mm per pixel from
+For every training photo: face parsing -> pore region (``face.locate``, as the app) -> pore scale (mm per pixel from
 the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels. One ``KEY.npz`` per
 photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
 pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
