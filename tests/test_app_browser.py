@@ -187,7 +187,8 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
         assert_pictures_load(page, f"after {photo.name}")  # the upload's own preview among them
     # The uploads are deleted once their previews had time to load (the sweep runs every few seconds).
     deadline = time.monotonic() + app.UPLOAD_LINGER_SECONDS + 4 * app.UPLOAD_SWEEP_SECONDS
-    uploads = lambda: [p for p in cache.rglob("visitor-*") if p.is_file()]  # noqa: E731
+    # os.walk, not rglob: the sweep (and other apps sharing the cache) delete folders while this looks.
+    uploads = lambda: [name for _, _, names in os.walk(cache) for name in names if name.startswith("visitor-")]  # noqa: E731
     while uploads() and time.monotonic() < deadline:
         time.sleep(1)
     assert uploads() == []

@@ -165,7 +165,9 @@ def test_the_log_holds_sizes_and_timings_only(app_client, tmp_path, caplog, capf
 
 
 def files_under(folder: Path) -> set[Path]:
-    return {path for path in folder.rglob("*") if path.is_file()}
+    """The files below ``folder``. os.walk, not rglob: the app's upload sweep (and other apps sharing Gradio's
+    cache) delete folders while this looks."""
+    return {Path(root) / name for root, _, names in os.walk(folder) for name in names}
 
 
 def sweep_later(app, seconds: float) -> list[str]:
