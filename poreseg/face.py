@@ -77,6 +77,8 @@ class FaceWindow:
 
 @dataclass(frozen=True)
 class Face:
+    """Where and at what scale a face's pores are analysed (``locate``), in the photo's coordinates."""
+
     frame: FaceFrame
     window: FaceWindow
     region: np.ndarray  # HxW bool (full frame): where pores are analysed
