@@ -298,9 +298,9 @@ def face_skin_densities(data_dir: Path, methods: dict[str, PoreMethod]) -> Calla
         path = data_dir / image
         rgb = datasets.read_rgb(path)
         analysis = analyze(rgb, AnalysisOptions(method="dog"))
-        pores = methods[method](rgb, analysis.region, analysis.pore_px) & analysis.region
+        pores = methods[method](rgb, analysis.face.region, analysis.face.pore_px) & analysis.face.region
         count = len(component_centroids(pores))
-        return count / (analysis.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2)
+        return count / (analysis.face.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2)
     return density
 
 
