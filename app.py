@@ -37,7 +37,7 @@ from dashboard import before_after, downloads, messages, uploads, views  # noqa:
 from dashboard.session import NO_SESSION, SESSION_MINUTES, OpenSessions, Session  # noqa: E402
 from dashboard.warm_up import warm_up  # noqa: E402
 from poreseg import memory  # noqa: E402
-from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
+from poreseg.analysis import AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName  # noqa: E402
@@ -68,13 +68,13 @@ UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upl
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
 UPLOAD_SWEEP_SECONDS = 5
 UPLOADS = uploads.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
-SESSIONS = OpenSessions()
 # The sessions' folders, and the examples, are served by Gradio where they are (static paths): nothing of a
 # session is copied into Gradio's cache, and an upload identical to an example is a copy of its own there,
 # which the upload sweep deletes like any other.
 SESSIONS_DIR = Path(tempfile.mkdtemp(prefix="poreseg-sessions-"))
 atexit.register(shutil.rmtree, SESSIONS_DIR, ignore_errors=True)
 gr.set_static_paths([SESSIONS_DIR, EXAMPLES_DIR])
+SESSIONS = OpenSessions(SESSIONS_DIR)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # On a phone the columns stack: the photo stays small, table cells break between words only, and the page
 # scrolls to the results once a photo is analysed (PHONE_SCROLL; after a failure the message beside the
@@ -119,10 +119,6 @@ def _upload_path(image) -> str | None:
     return image or None
 
 
-def _new_session(rgb, analysis: Analysis, source: str) -> Session:
-    return Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=SESSIONS_DIR)), source)
-
-
 def _stopped(started: float, error: Exception) -> messages.Failure:
     log.warning("request stopped: %s after %.2f s", type(error).__name__, time.perf_counter() - started)
     return messages.failure(error)
@@ -165,32 +161,28 @@ def _table(table: pd.DataFrame | None) -> gr.Dataframe:
 
 def analyse(image, method, classes, previous, request: gr.Request, progress=gr.Progress()):
     """The whole dashboard for the photo in the input; a clear message instead when it cannot be analysed."""
+    tab = request.session_hash
     path = _upload_path(image)
     if not path:
-        SESSIONS.replace(request.session_hash, None)
+        SESSIONS.close(tab)
         gr.Warning(html.escape(messages.NO_IMAGE.text))
         return _shown(views.cleared(messages.NO_IMAGE.markdown, classes), None)
     started = time.perf_counter()
-    session = None
     try:
         progress(0.1, desc="Finding the face, its skin and its pores")
         rgb = read_photo(path, previous)
-        # The previous analysis goes before this one is made: one session's worth of memory per tab.
-        SESSIONS.replace(request.session_hash, None)
+        SESSIONS.close(tab)  # the previous analysis goes before this one is made: one in memory per tab
         analysis, seconds = run_analysis(rgb, AnalysisOptions(method=method))
         progress(0.8, desc="Drawing the results")
-        session = _new_session(rgb, analysis, path)
+        session = SESSIONS.open(tab, rgb, analysis, path)
         board = views.dashboard(session, seconds, classes)
     except Exception as error:
-        if session is not None:
-            session.close()
-        SESSIONS.replace(request.session_hash, None)
+        SESSIONS.close(tab)
         problem = _stopped(started, error)
         gr.Warning(html.escape(problem.text))
         return _shown(views.cleared(problem.markdown, classes), None)
     finally:
         memory.release_freed_memory()  # the pictures' full-frame drawing arrays
-    SESSIONS.replace(request.session_hash, session)
     if message := messages.alert(analysis):
         gr.Warning(html.escape(message))
     return {**_shown(board, session), after_view: gr.Radio(choices=before_after.before_after_views(analysis),
@@ -264,7 +256,7 @@ def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product:
 
 def forget_session(request: gr.Request):
     """The tab was closed: drop its photo, analysis and files now (OpenSessions)."""
-    SESSIONS.replace(request.session_hash, None)
+    SESSIONS.close(request.session_hash)
 
 
 with gr.Blocks(title="poreseg", analytics_enabled=False,

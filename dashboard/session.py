@@ -3,6 +3,7 @@ written to (``Session.close()`` removes it), and the session of each open tab (O
 from __future__ import annotations
 
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -87,21 +88,23 @@ class Session:
 class OpenSessions:
     """The session of each open browser tab, by Gradio's session hash, so that a closed tab's session is
     closed at once. (Gradio keeps a closed tab's gr.State for an hour, in case the tab is reopened, whatever
-    its time_to_live; it tells of the closing, Blocks.unload, but hands the state to no one.) Safe to use
-    from Gradio's worker threads."""
+    its time_to_live; it tells of the closing, Blocks.unload, but hands the state to no one.) The sessions'
+    folders are made under ``root``. Safe to use from Gradio's worker threads."""
 
-    def __init__(self):
+    def __init__(self, root: Path):
+        self.root = root
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def replace(self, tab: str, session: Session | None) -> None:
-        """``session`` (None: no session) as the tab's from now on; the one it had before is closed."""
-        with self._lock:
-            previous = self._sessions.pop(tab, None)
-            if session is not None:
-                self._sessions[tab] = session
-        if previous is not None and previous is not session:
-            previous.close()
+    def open(self, tab: str, rgb: np.ndarray, analysis: Analysis, source: str | None) -> Session:
+        """A new session for ``tab`` (Session's fields), in a new folder; the tab's previous one is closed."""
+        session = Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=self.root)), source)
+        self._keep(tab, session)
+        return session
+
+    def close(self, tab: str) -> None:
+        """Close ``tab``'s session, if it has one."""
+        self._keep(tab, None)
 
     def expire(self, session: Session | None) -> None:
         """Close ``session`` (its time is up; None: a tab whose last analysis failed), and forget it."""
@@ -110,3 +113,11 @@ class OpenSessions:
         with self._lock:
             self._sessions = {tab: open_ for tab, open_ in self._sessions.items() if open_ is not session}
         session.close()
+
+    def _keep(self, tab: str, session: Session | None) -> None:
+        with self._lock:
+            previous = self._sessions.pop(tab, None)
+            if session is not None:
+                self._sessions[tab] = session
+        if previous is not None:
+            previous.close()
