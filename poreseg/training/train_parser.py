@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/face_parser.ckpt"))
     parser.add_argument("--out", type=Path, default=Path("weights/face_parser.pt"))
+    parser.add_argument("--init", type=Path, help="weights to start from (fine-tuning), e.g. weights/face_parser.pt")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (lower to fine-tune)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(images)} labelled images, {sum(i.box is not None for i in images)} with a face", flush=True)
     views = ParserViews(images, args.data)
     model = FaceParserNet(len(CLASSES))
+    if args.init and not args.checkpoint.exists():
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
+        print(f"starting from {args.init}", flush=True)
 
     def validate() -> str:
         # The held-out FASSEG subject and a fifth of MaskedFace's test faces: quick, and never trained on.
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         return (f"FASSEG v3 held-out mIoU {fasseg['mIoU']:.3f}; face masks: occluder IoU {masks['occluder IoU']:.3f}, "
                 f"called skin {masks['mask pixels called skin']:.3f}")
 
-    loop.train(model, views.batches(args.batch), parser_loss, args.steps, args.checkpoint, lr=3e-3,
+    loop.train(model, views.batches(args.batch), parser_loss, args.steps, args.checkpoint, lr=args.lr,
                validate=validate, every=250, log=lambda m: print(m, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict()}, args.out)
