@@ -64,6 +64,7 @@ CACHE_SWEEP_SECONDS = 60
 UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
 UPLOAD_SWEEP_SECONDS = 5
+MEMORY_RELEASE_SECONDS = 10
 UPLOADS = uploads.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # On a phone the columns stack: the photo stays small, table cells break between words only, and the page
@@ -88,8 +89,12 @@ PHONE_CSS = """
 """
 PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
-# Gradio refuses larger uploads before they reach the loader, which has the same limit.
-LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
+# Gradio refuses larger uploads before they reach the loader, which has the same limit. Gradio keeps, for each
+# session, closed ones too, a copy of the page's components with the last values shown (0.2-0.5 MB here) until
+# state_session_capacity newer sessions push it out: 10000 by default, gigabytes. The 200 tabs active last keep
+# theirs and their analysis: at one analysis every 0.4-4 s, the tabs of the last 1.5-13 busy minutes.
+STATE_SESSIONS = 200
+LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS, "state_session_capacity": STATE_SESSIONS}
 # Column shares of the tables (poreseg.tables.zone_table, dashboard.tables.before_after_table): they fit a
 # phone's width, where widths from the content would not.
 ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
@@ -394,6 +399,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
 
 demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 memory.limit_retained_memory()  # before Gradio's worker threads start
+memory.release_freed_memory_every(MEMORY_RELEASE_SECONDS)  # what sessions leave behind when they close
 threading.Thread(target=_sweep_uploads_forever, name="poreseg-upload-sweep", daemon=True).start()
 
 if __name__ == "__main__":
