@@ -415,7 +415,8 @@ def main() -> int:
               f"{max(p.stat().st_size for p in photos) / 1e6:.1f} MB")
         server = start_app(scratch / "app.log", scratch / "gradio")
         try:
-            print(f"app: python app.py on {server.url}, serving after {server.start_seconds:.1f} s")
+            print(f"app: python app.py on {server.url}, serving after {server.start_seconds:.1f} s, RSS "
+                  f"{server.rss() / 1024 ** 3:.2f} GB")
             largest = max(range(len(photos)), key=lambda i: megapixels(photos[i]))
             if args.dashboard:
                 def alone() -> Request:  # a visit that analyses the largest photo and leaves at once
@@ -432,7 +433,7 @@ def main() -> int:
             single = statistics.median(alone().latency for _ in range(SINGLE_REQUESTS))
             print(f"single {warm_up.event} ({args.method}, {sources[largest].name}, "
                   f"{megapixels(photos[largest]):.1f} MP, the largest): {single:.2f} s (median of {SINGLE_REQUESTS})")
-            rss_before = server.rss()
+            rss_before = server.rss()  # after the single requests: models and first-call caches loaded
             sampler = RssSampler(server)
             sampler.start()
             requests, elapsed = drive(server.url, args.clients, args.seconds, photos, args, scratch)
