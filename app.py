@@ -85,6 +85,9 @@ PHONE_CSS = """
   #zones-table th .header, #after-table th .header { font-family: var(--font) !important; font-size: 12px !important; }
   #zones-table .cell-wrap, #after-table .cell-wrap { padding: 1px !important; }
   #after-table th .header { font-size: 11px !important; }  /* "before" fits a seventh of a phone */
+  /* The zone crops in rows of three, all in sight (five in a row ran off the screen, out of reach). */
+  #zoom .grid-container { --grid-cols: 3 !important; }
+  #zoom, #zoom .grid-wrap { height: auto !important; }
 }
 """
 PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
