@@ -84,7 +84,6 @@ IDLE_RSS_FACTOR = 1.5  # after the load, idle RSS within this of what it was bef
 RSS_SAMPLE_SECONDS = 1.0
 RSS_TIMELINE_SECONDS = 10.0
 TWELVE_MP = (4000, 3000)
-SESSION_FOLDER_PREFIX = "poreseg-"  # app._new_session's folders in the cache, removed as sessions close
 PRODUCT_ALONE = "retinoid"  # the before/after of the visits that time an analysis alone
 SINGLE_REQUESTS = 3
 STATUS_POLL_SECONDS = 0.05
@@ -109,6 +108,12 @@ class Server:
     url: str
     start_seconds: float
     cache: Path  # Gradio's cache folder of the app (GRADIO_TEMP_DIR)
+    temp: Path  # the app's temporary folder (TMPDIR), where app.SESSIONS_DIR is made
+
+    def open_sessions(self) -> int:
+        """The dashboard sessions whose folders exist (app.SESSIONS_DIR holds one per open session)."""
+        return sum(folder.is_dir() for sessions in self.temp.glob("poreseg-sessions-*")
+                   for folder in sessions.iterdir())
 
     def peak_rss(self) -> int:
         """The server process's peak resident memory so far, in bytes."""
@@ -150,11 +155,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log: Path, cache: Path) -> Server:
-    """``python app.py`` on a free loopback port with its Gradio cache in ``cache``, once it serves its page."""
+def start_app(log: Path, cache: Path, temp: Path) -> Server:
+    """``python app.py`` on a free loopback port with its Gradio cache in ``cache`` and its temporary files
+    in ``temp``, once it serves its page."""
     port = free_port()
+    temp.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_TEMP_DIR": str(cache)}
+           "GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(temp)}
     started = time.perf_counter()
     with open(log, "w") as output:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=output,
@@ -165,7 +172,7 @@ def start_app(log: Path, cache: Path) -> Server:
             sys.exit(f"the app stopped while starting (exit code {process.returncode}):\n{log.read_text()}")
         try:
             with urllib.request.urlopen(url, timeout=5):
-                return Server(process, url, time.perf_counter() - started, cache)
+                return Server(process, url, time.perf_counter() - started, cache, temp)
         except OSError:
             time.sleep(0.5)
     process.kill()
@@ -356,7 +363,8 @@ def report(single: float, requests: list[Request], elapsed: float, args: argpars
         (peak_rss <= PEAK_RSS_GOAL_BYTES, f"peak RSS {peak_rss / 1024 ** 3:.2f} GB <= 2 GB"),
         (after <= IDLE_RSS_FACTOR * before, (f"idle RSS after the load {after / 1024 ** 3:.2f} GB <= "
                                              f"{IDLE_RSS_FACTOR:g} x {before / 1024 ** 3:.2f} GB before")),
-        (p95_latency <= budget, f"p95 latency of the analyses {p95_latency:.2f} s <= p95 queue wait {p95_wait:.2f} s + 2 x single "
+        (p95_latency <= budget, f"p95 latency of the analyses {p95_latency:.2f} s <= p95 queue wait "
+                                f"{p95_wait:.2f} s + 2 x single "
                                 f"{single:.2f} s = {budget:.2f} s"),
         (uploads_left == 0, f"no upload left in the app's cache ({uploads_left})"),
         (sessions_left == 0, f"no dashboard session left after its visit left ({sessions_left})"),
@@ -413,7 +421,7 @@ def main() -> int:
             shutil.copyfile(source, photos[-1])
         print(f"{len(photos)} photos in rotation, {min(p.stat().st_size for p in photos) / 1e6:.1f}-"
               f"{max(p.stat().st_size for p in photos) / 1e6:.1f} MB")
-        server = start_app(scratch / "app.log", scratch / "gradio")
+        server = start_app(scratch / "app.log", scratch / "gradio", scratch / "temp")
         try:
             print(f"app: python app.py on {server.url}, serving after {server.start_seconds:.1f} s, RSS "
                   f"{server.rss() / 1024 ** 3:.2f} GB")
@@ -441,7 +449,7 @@ def main() -> int:
             sampler.stopped.set()
             print(f"RSS over time (GB, highest per {RSS_TIMELINE_SECONDS:g} s): {sampler.timeline()}")
             uploads_left = sum(len(list(server.cache.rglob(photo.name))) for photo in photos)
-            sessions_left = sum(folder.is_dir() for folder in server.cache.rglob(f"{SESSION_FOLDER_PREFIX}*"))
+            sessions_left = server.open_sessions()
             held = report(single, requests, elapsed, args, server.peak_rss(), (rss_before, server.rss()),
                           uploads_left, sessions_left)
         finally:
