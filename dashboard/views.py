@@ -119,9 +119,10 @@ def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | No
 
 
 def zoom_window(analysis: Analysis, zone_id: int) -> tuple[slice, slice] | None:
-    """The square of the photo, ZOOM_SIDE px (less on a small photo, or half that where the zone is a thin
-    strip), that holds the most of the zone and no eye, nor one within EYE_CLEARANCE of it: a cheek's crop
-    shows the cheek, never the eye above it. None when every such square around the zone is near an eye."""
+    """The square of the photo, ZOOM_SIDE px (less on a small photo), that holds the most of the zone and no
+    eye, nor one within EYE_CLEARANCE of it: a cheek's crop shows the cheek, never the eye above it. Half
+    that side when every such square near the zone holds an eye (a strip of cheek under it); None when
+    those do too."""
     zone = analysis.zones.labels == zone_id
     ys, xs = np.nonzero(zone)
     if ys.size == 0:

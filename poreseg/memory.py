@@ -7,10 +7,10 @@ threads gets one arena per thread (up to 8 per core). Under load the app's resid
 several GB while Python's own allocations stayed flat (issue 13). Here, once per process: at most
 MAX_ARENAS arenas; and after each request, malloc_trim hands back what the heaps hold free. Memory is
 also freed outside requests, when a closed tab's or an expired dashboard session is dropped: without
-another request nothing gave it back, and a server left idle after a busy spell stayed at its busy size;
-release_freed_memory_every trims in the background for that. (A fixed
+another request nothing gave it back, and a server left idle after a busy spell stayed at its busy size
+(benchmarks/load.py --dashboard); release_freed_memory_every trims in the background for that. (A fixed
 1 MB mmap threshold gave back even more, but made an analysis 2x slower: every large array then starts
-as fresh pages the kernel must zero.) Elsewhere than on glibc (macOS, Windows, musl) both are no-ops.
+as fresh pages the kernel must zero.) Elsewhere than on glibc (macOS, Windows, musl) all are no-ops.
 """
 from __future__ import annotations
 
