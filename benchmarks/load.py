@@ -7,7 +7,8 @@
 The app is started as users start it (``python app.py``) on a free loopback port; its start-up time
 (process start to the first page served) is reported. One warm-up request and three requests alone with
 the largest photo then give the single-request time (their median). Then --clients threads, each with its
-own Client, send photos back to back for --seconds; requests under way at the end are finished and counted. Per request,
+own Client, send photos back to back for --seconds; requests under way at the end are finished and
+counted. Per request,
 the latency (submit to result) and the queue wait (submit to the start of processing, from the status
 updates Gradio streams to the client) are recorded; failures are counted by message, and queue
 rejections (Gradio refuses a request when app.QUEUE_SIZE are already waiting) apart from errors. The
@@ -37,8 +38,10 @@ its final value after --idle seconds without requests is reported beside the pea
 
 Goals (issues 5 and 13): no errors; a bounded queue (never more than QUEUE_SIZE waiting); peak RSS <= 2 GB;
 after the idle time, RSS within IDLE_RSS_FACTOR of its value before the load; p95 latency <= p95 queue
-wait + 2 x the single-request time (of the largest photo, alone); no upload left in the app's cache. The
-exit code is 0 when all hold.
+wait + 2 x the single-request time (of the largest photo, alone; with --dashboard, of the analyses); no
+upload left in the app's cache; no dashboard session left open once every visit has left (the app runs
+with its temporary folder, where it keeps the sessions' folders, in the scratch folder). The exit code is
+0 when all hold.
 
 The clients stay on loopback: gradio_client would otherwise look up huggingface.co for telemetry and
 its user agent, so the Hugging Face Hub is switched offline here (the app itself makes no such calls;
