@@ -262,6 +262,14 @@ def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product:
     return analysis.to_dict()
 
 
+def expire_session(session: Session | None) -> None:
+    """The session state's delete_callback (OpenSessions.expire). A function, not the bound SESSIONS.expire:
+    the page's config holds the callback and Gradio deep-copies that config for every visitor, and a bound
+    method took SESSIONS along, every open session's photo and analysis (load.py --dashboard: 4.8 GB, and
+    the server stalled)."""
+    SESSIONS.expire(session)
+
+
 def forget_session(request: gr.Request):
     """The tab was closed: drop its photo, analysis and files now (OpenSessions)."""
     SESSIONS.close(request.session_hash)
@@ -269,7 +277,7 @@ def forget_session(request: gr.Request):
 
 with gr.Blocks(title="poreseg", analytics_enabled=False,
                delete_cache=(CACHE_SWEEP_SECONDS, SESSION_SECONDS + CACHE_SWEEP_SECONDS)) as demo:
-    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=SESSIONS.expire)
+    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=expire_session)
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):

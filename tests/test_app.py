@@ -334,6 +334,24 @@ def test_app_imports_without_launching():
     assert app.EXAMPLES, "examples/*.jpg should feed the examples gallery"
 
 
+def test_the_page_config_holds_no_session():
+    """Gradio deep-copies the page's config for every visitor: nothing in it may reach the open sessions
+    (a bound method of app.SESSIONS did, copying every session's photo and analysis)."""
+    import copy
+    from types import SimpleNamespace
+
+    import app
+
+    photo = np.zeros((1000, 1000, 3), np.uint8)
+    app.SESSIONS._sessions["a-tab"] = SimpleNamespace(rgb=photo)  # an open session, as far as copying goes
+    try:
+        copied = {}
+        copy.deepcopy(app.demo.config, copied)
+        assert not any(isinstance(value, np.ndarray) and value.size >= photo.size for value in copied.values())
+    finally:
+        app.SESSIONS._sessions.pop("a-tab")
+
+
 def test_only_analyze_is_an_api(app_client):
     endpoints = app_client.view_api(return_format="dict", print_info=False)
     assert list(endpoints["named_endpoints"]) == ["/analyze"] and not endpoints["unnamed_endpoints"]
