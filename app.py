@@ -67,6 +67,7 @@ CACHE_SWEEP_SECONDS = 60
 UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upload is loading from the file
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
 UPLOAD_SWEEP_SECONDS = 5
+MEMORY_RELEASE_SECONDS = 10
 UPLOADS = uploads.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
 # The sessions' folders, and the examples, are served by Gradio where they are (static paths): nothing of a
 # session is copied into Gradio's cache, and an upload identical to an example is a copy of its own there,
@@ -94,12 +95,19 @@ PHONE_CSS = """
   #zones-table th .header, #after-table th .header { font-family: var(--font) !important; font-size: 12px !important; }
   #zones-table .cell-wrap, #after-table .cell-wrap { padding: 1px !important; }
   #after-table th .header { font-size: 11px !important; }  /* "before" fits a seventh of a phone */
+  /* The zone crops in rows of three, all in sight (five in a row ran off the screen, out of reach). */
+  #zoom .grid-container { --grid-cols: 3 !important; }
+  #zoom, #zoom .grid-wrap { height: auto !important; }
 }
 """
 PHONE_SCROLL = ("() => { if (window.innerWidth <= 640 && document.querySelector('#score').innerText.trim()) "
                 "document.querySelector('#results').scrollIntoView({behavior: 'instant', block: 'start'}); }")
-# Gradio refuses larger uploads before they reach the loader, which has the same limit.
-LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS}
+# Gradio refuses larger uploads before they reach the loader, which has the same limit. Gradio keeps, for each
+# session, closed ones too, a copy of the page's components with the last values shown (0.2-0.5 MB here) until
+# state_session_capacity newer sessions push it out: 10000 by default, gigabytes. The 200 tabs active last keep
+# theirs and their analysis: at one analysis every 0.4-4 s, the tabs of the last 1.5-13 busy minutes.
+STATE_SESSIONS = 200
+LAUNCH_OPTIONS = {"max_file_size": MAX_FILE_BYTES, "css": PHONE_CSS, "state_session_capacity": STATE_SESSIONS}
 # Column shares of the tables (poreseg.tables.zone_table, dashboard.tables.before_after_table): they fit a
 # phone's width, where widths from the content would not.
 ZONES_TABLE_WIDTHS = ["18%", "14%", "11%", "13%", "12%", "14%", "18%"]
@@ -254,6 +262,14 @@ def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product:
     return analysis.to_dict()
 
 
+def expire_session(session: Session | None) -> None:
+    """The session state's delete_callback (OpenSessions.expire). A function, not the bound SESSIONS.expire:
+    the page's config holds the callback and Gradio deep-copies that config for every visitor, and a bound
+    method took SESSIONS along, every open session's photo and analysis (load.py --dashboard: 4.8 GB, and
+    the server stalled)."""
+    SESSIONS.expire(session)
+
+
 def forget_session(request: gr.Request):
     """The tab was closed: drop its photo, analysis and files now (OpenSessions)."""
     SESSIONS.close(request.session_hash)
@@ -261,7 +277,7 @@ def forget_session(request: gr.Request):
 
 with gr.Blocks(title="poreseg", analytics_enabled=False,
                delete_cache=(CACHE_SWEEP_SECONDS, SESSION_SECONDS + CACHE_SWEEP_SECONDS)) as demo:
-    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=SESSIONS.expire)
+    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=expire_session)
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
@@ -376,6 +392,7 @@ with gr.Blocks(title="poreseg", analytics_enabled=False,
 
 demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 memory.limit_retained_memory()  # before Gradio's worker threads start
+memory.release_freed_memory_every(MEMORY_RELEASE_SECONDS)  # what sessions leave behind when they close
 threading.Thread(target=_sweep_uploads_forever, name="poreseg-upload-sweep", daemon=True).start()
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,7 +15,7 @@ from dashboard import charts
 from dashboard.session import CUTOUT_MAX_SIDE, DISPLAY_MAX_SIDE, Session, fit
 from poreseg import draw, overlays
 from poreseg.analysis import Analysis
-from poreseg.classes import BACKGROUND, CLASSES, SKIN
+from poreseg.classes import BACKGROUND, CLASSES, EYE, SKIN
 from poreseg.metrics import SCORE_BANDS
 from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM
@@ -30,6 +31,7 @@ PARSING_CLASSES = tuple(i for i in range(len(CLASSES)) if i != BACKGROUND)
 PARSING_ALPHA = 0.35
 SKIN_ALPHA = 0.08
 ZOOM_SIDE = 320  # px of the photo in each 1:1 zone crop
+EYE_CLEARANCE = 0.1  # of a zone crop's side: the parsed eye is a little smaller than the eye people see
 PORES_SHOWN_PX = 700  # about the size the pores picture takes on the page
 BANDS_TEXT = ", ".join(f"{name} {lowest:.0f}+" for name, lowest in SCORE_BANDS[:-1]) + \
     f", {SCORE_BANDS[-1][0]} below {SCORE_BANDS[-2][1]:.0f}"
@@ -116,30 +118,48 @@ def parsing_view(session: Session | None, classes: list[int]) -> tuple[Path | No
     return path, draw.legend(shown)
 
 
-def zone_point(zone_labels: np.ndarray, zone_id: int) -> tuple[int, int] | None:
-    """(x, y) of the zone's pixel nearest its median point (a cheek's centroid can fall outside it)."""
-    ys, xs = np.nonzero(zone_labels == zone_id)
+def zoom_window(analysis: Analysis, zone_id: int) -> tuple[slice, slice] | None:
+    """The square of the photo, ZOOM_SIDE px (less on a small photo), that holds the most of the zone and no
+    eye, nor one within EYE_CLEARANCE of it: a cheek's crop shows the cheek, never the eye above it. Half
+    that side when every such square near the zone holds an eye (a strip of cheek under it); None when
+    those do too."""
+    zone = analysis.zones.labels == zone_id
+    ys, xs = np.nonzero(zone)
     if ys.size == 0:
         return None
-    nearest = np.argmin((ys - np.median(ys)) ** 2 + (xs - np.median(xs)) ** 2)
-    return int(xs[nearest]), int(ys[nearest])
+    h, w = zone.shape
+    for side in (min(ZOOM_SIDE, h, w), min(ZOOM_SIDE, h, w) // 2):
+        # Centres of the squares that overlap the zone: its box grown by a side.
+        box = (slice(max(0, ys.min() - side), min(h, ys.max() + side + 1)),
+               slice(max(0, xs.min() - side), min(w, xs.max() + side + 1)))
+        eye = analysis.parsing.labels[box] == EYE
+        # boxFilter's window for an even size starts half of it before its centre pixel.
+        in_zone = cv2.boxFilter(zone[box].astype(np.float32), -1, (side, side), normalize=False,
+                                borderType=cv2.BORDER_CONSTANT)
+        near = side + 2 * round(EYE_CLEARANCE * side)  # the square and a margin around it
+        eyes = cv2.boxFilter(eye.astype(np.float32), -1, (near, near), normalize=False,
+                             borderType=cv2.BORDER_CONSTANT)
+        tops = np.arange(box[0].start, box[0].stop) - side // 2
+        lefts = np.arange(box[1].start, box[1].stop) - side // 2
+        in_image = ((tops >= 0) & (tops + side <= h))[:, None] & ((lefts >= 0) & (lefts + side <= w))[None, :]
+        in_zone[~in_image | (eyes > 0)] = 0
+        if in_zone.max() > 0:
+            y, x = np.unravel_index(np.argmax(in_zone), in_zone.shape)
+            return slice(tops[y], tops[y] + side), slice(lefts[x], lefts[x] + side)
+    return None
 
 
 def zoom_crops(session: Session) -> list[tuple[Path, str]]:
-    """A ZOOM_SIDE square of the photo at 1:1 around each zone, its pores outlined, lossless, with a
+    """A square of the photo at 1:1 in each zone (zoom_window), its pores outlined, lossless, with a
     caption. Drawn crop by crop: a full-frame outlined copy would take 36 MB at 12 MP."""
     analysis, rgb = session.analysis, session.rgb
-    h, w = rgb.shape[:2]
     crops = []
     for zone_id, zone in enumerate(ZONES, start=1):
-        point = zone_point(analysis.zones.labels, zone_id)
-        if point is None:
+        window = zoom_window(analysis, zone_id)
+        if window is None:
             continue
-        side = min(ZOOM_SIDE, h, w)
-        x0 = min(max(0, point[0] - side // 2), w - side)
-        y0 = min(max(0, point[1] - side // 2), h - side)
+        side = window[0].stop - window[0].start
         width = f", {side * analysis.face.mm_per_px / 10:.1f} cm wide" if analysis.face.mm_per_px else ""
-        window = slice(y0, y0 + side), slice(x0, x0 + side)
         crops.append((session.picture(f"zoom-{zone}.png", lambda window=window: zoom_picture(analysis, rgb, window)),
                       f"{ZONE_TITLES[zone]}, 1:1{width}"))
     return crops

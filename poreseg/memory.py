@@ -5,15 +5,19 @@ freed memory for reuse: arrays up to its mmap threshold, which it raises up to 3
 freed, come from heaps ("arenas") that it rarely shrinks, and a server that runs requests on many
 threads gets one arena per thread (up to 8 per core). Under load the app's resident memory then grew to
 several GB while Python's own allocations stayed flat (issue 13). Here, once per process: at most
-MAX_ARENAS arenas; and after each request, malloc_trim hands back what the heaps hold free. (A fixed
+MAX_ARENAS arenas; and after each request, malloc_trim hands back what the heaps hold free. Memory is
+also freed outside requests, when a closed tab's or an expired dashboard session is dropped: without
+another request nothing gave it back, and a server left idle after a busy spell stayed at its busy size
+(benchmarks/load.py --dashboard); release_freed_memory_every trims in the background for that. (A fixed
 1 MB mmap threshold gave back even more, but made an analysis 2x slower: every large array then starts
-as fresh pages the kernel must zero.) Elsewhere than on glibc (macOS, Windows, musl) both are no-ops.
+as fresh pages the kernel must zero.) Elsewhere than on glibc (macOS, Windows, musl) all are no-ops.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+import threading
 from functools import cache
 
 MAX_ARENAS = 2
@@ -45,3 +49,16 @@ def release_freed_memory() -> None:
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def release_freed_memory_every(seconds: float) -> threading.Event:
+    """Call release_freed_memory every ``seconds`` from now on, in a daemon thread (none off glibc), until
+    the returned event is set."""
+    stop = threading.Event()
+    if _glibc() is not None:
+        def loop():
+            while not stop.wait(seconds):
+                release_freed_memory()
+
+        threading.Thread(target=loop, name="poreseg-release-memory", daemon=True).start()
+    return stop

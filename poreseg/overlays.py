@@ -6,6 +6,8 @@ Built on poreseg.draw (label overlays and legend); no models and no measuring he
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import cv2
@@ -27,6 +29,7 @@ PORE_OUTLINE = (0, 255, 255)
 UNCERTAIN_OUTLINE = (255, 140, 0)  # pores PS-Net's Monte-Carlo draws disagree on
 ZONE_COLOURS = ((255, 120, 80), (80, 200, 120), (90, 140, 255), (200, 110, 230), (250, 210, 60))
 FACE_PAD = 0.2  # of the face's size, around it, in the pictures of the face
+LABEL_GRID = 300  # zone names are placed on a grid of about this many cells along the picture's long side
 SHEET_PANEL = 420  # px, side of each picture on the summary sheet
 SHEET_MARGIN = 16
 INK, MUTED, WARNING = (20, 20, 20), (110, 110, 110), (170, 60, 0)
@@ -59,26 +62,92 @@ def _ring(mask: np.ndarray, width: int) -> np.ndarray:
     return cv2.dilate(mask, np.ones((2 * width + 1,) * 2, np.uint8)).astype(bool) & ~mask.astype(bool)
 
 
+@dataclass(frozen=True)
+class ZoneLabel:
+    """Where a zone's name is written on the zones picture."""
+
+    zone: str  # a name of ZONES
+    text: str
+    origin: tuple[int, int]  # x, y of the text's bottom left (cv2.putText)
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 the text covers with its dark edge (x1, y1 excluded)
+    anchor: tuple[int, int] | None  # x, y in the zone the text points to when it sits outside the zone
+
+
 def zones_overlay(rgb: np.ndarray, zones: FaceZones, alpha: float = 0.35) -> np.ndarray:
-    """The photo tinted with one colour per zone, each zone named at its centre."""
+    """The photo tinted with one colour per zone, each zone named (zone_labels: names never overlap)."""
     palette = np.array([(0, 0, 0), *ZONE_COLOURS], np.float32)
     inside = zones.labels > 0
     out = draw.blend(rgb, inside, palette[zones.labels[inside]], alpha)
-    scale = max(0.4, min(out.shape[:2]) / 900)
-    for zone_id, name in enumerate(ZONES, start=1):
-        ys, xs = np.nonzero(zones.labels == zone_id)
-        if ys.size:
-            _label(out, ZONE_TITLES[name], (int(xs.mean()), int(ys.mean())), scale)
+    scale = label_scale(out.shape[:2])
+    thickness = max(1, round(2 * scale))
+    for label in zone_labels(zones, scale):
+        if label.anchor is not None:
+            x0, y0, x1, y1 = label.box
+            start = (min(max(label.anchor[0], x0), x1 - 1), min(max(label.anchor[1], y0), y1 - 1))
+            cv2.line(out, start, label.anchor, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+            cv2.line(out, start, label.anchor, (255, 255, 255), thickness, cv2.LINE_AA)
+        _write(out, label, scale, thickness)
     return out
 
 
-def _label(image: np.ndarray, text: str, centre: tuple[int, int], scale: float) -> None:
-    """White text with a dark edge, centred on ``centre`` (in place)."""
+def _write(image: np.ndarray, label: ZoneLabel, scale: float, thickness: int) -> None:
+    """White text with a dark edge in ``label.box`` (in place). The edge is the text's shape widened, not the
+    text drawn thicker: cv2 spaces thicker letters wider, and a thick dark copy showed beside the white one."""
+    x0, y0, x1, y1 = label.box
+    text = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.putText(text, label.text, (label.origin[0] - x0, label.origin[1] - y0), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                255, thickness, cv2.LINE_AA)
+    edge = cv2.dilate(text, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * thickness + 1,) * 2))
+    area = image[y0:y1, x0:x1].astype(np.float32)
+    area *= 1 - edge[..., None] / 255
+    area += text[..., None].astype(np.float32)
+    image[y0:y1, x0:x1] = np.clip(area, 0, 255).astype(np.uint8)
+
+
+def label_scale(shape: tuple[int, int]) -> float:
+    """cv2's font scale of the zone names on a picture of ``shape``: readable once it is fitted to a page."""
+    return max(0.4, min(shape) / 900)
+
+
+def zone_labels(zones: FaceZones, scale: float) -> list[ZoneLabel]:
+    """Where each zone's name goes, so that no two overlap: inside its zone where the zone is deepest
+    (farthest from its edge) and clear of the names placed before it, the zones with the least room
+    first; a name that finds no room in its zone (a strip beside an eye on a masked or turned face) goes
+    to the nearest free place, with a line to its zone."""
+    labels = zones.labels
+    h, w = labels.shape
     thickness = max(1, round(2 * scale))
-    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    origin = (centre[0] - w // 2, centre[1] + h // 2)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    step = max(1, round(max(h, w) / LABEL_GRID))  # candidate places are looked for on a grid this coarse
+    grid = labels[step // 2::step, step // 2::step]
+    depths = {zone_id: cv2.distanceTransform((grid == zone_id).astype(np.uint8), cv2.DIST_L2, 3)
+              for zone_id in range(1, len(ZONES) + 1) if (grid == zone_id).any()}
+    free_grid = np.stack(np.mgrid[0:grid.shape[0], 0:grid.shape[1]], -1).reshape(-1, 2)
+    placed: list[ZoneLabel] = []
+    for zone_id in sorted(depths, key=lambda zone_id: depths[zone_id].max()):
+        zone = ZONES[zone_id - 1]
+        text = ZONE_TITLES[zone]
+        (tw, th), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        edge = thickness + 2  # the dark edge around the letters
+        size = (tw + 2 * edge, th + baseline + 2 * edge)
+        depth = depths[zone_id]
+        inside = np.argwhere(depth > 0)
+        inside = inside[np.argsort(-depth[inside[:, 0], inside[:, 1]], kind="stable")]
+        deepest = inside[0]
+        nearest = free_grid[np.argsort(np.abs(free_grid - deepest).sum(axis=1), kind="stable")]
+        for cell, in_zone in chain(((cell, True) for cell in inside), ((cell, False) for cell in nearest)):
+            cy, cx = cell * step + step // 2
+            box = (int(cx) - size[0] // 2, int(cy) - size[1] // 2)
+            box = (*box, box[0] + size[0], box[1] + size[1])
+            if box[0] < 0 or box[1] < 0 or box[2] > w or box[3] > h or any(_overlap(box, p.box) for p in placed):
+                continue
+            anchor = None if in_zone else tuple(int(v) for v in deepest[::-1] * step + step // 2)
+            placed.append(ZoneLabel(zone, text, (box[0] + edge, box[3] - edge - baseline), box, anchor))
+            break
+    return sorted(placed, key=lambda label: ZONES.index(label.zone))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def density_top(reference: ScoreReference) -> float:

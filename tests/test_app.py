@@ -270,6 +270,60 @@ def test_the_before_after_is_visible_where_pores_are(photo, tmp_path):
     assert visible_change(before, after) >= 0.01
 
 
+def test_a_cheek_crop_under_an_eye_never_shows_the_eye():
+    from types import SimpleNamespace
+
+    from poreseg.classes import EYE, SKIN
+    from dashboard.views import EYE_CLEARANCE, ZOOM_SIDE, zoom_window
+
+    parsing = np.full((1200, 1200), SKIN, np.uint8)
+    parsing[400:440, 300:460] = EYE
+    zones = np.zeros_like(parsing)
+    zones[450:560, 250:520] = 3  # a strip of cheek just under the eye (a mask hides the rest)
+    zones[900:1000, 700:900] = 4  # a cheek far from the eye
+    analysis = SimpleNamespace(zones=SimpleNamespace(labels=zones), parsing=SimpleNamespace(labels=parsing))
+    margin = round(EYE_CLEARANCE * ZOOM_SIDE)
+    rows, cols = zoom_window(analysis, 3)
+    assert rows.stop - rows.start == cols.stop - cols.start == ZOOM_SIDE
+    assert rows.start >= 440 + margin  # below the eye and its margin, the strip in its top part
+    assert (zones[rows, cols] == 3).any()
+    rows, cols = zoom_window(analysis, 4)
+    assert (zones[rows, cols] == 4).sum() == 100 * 200  # the whole of a cheek that fits
+    assert zoom_window(analysis, 5) is None  # no chin
+
+
+# Portraits of the data folder (never committed) with much of the face hidden: two masked faces, whose
+# cheeks are strips under the eyes, and a head turned away.
+HIDDEN_FACES = ("mste/images/76f36699__limitations__img5.jpg",
+                "mste/images/c9f8a4aa__golden_pics_mst__skin_tone_1__img2.jpg",
+                "mste/images/00fe35f3__mst_input__skin_tone_2__img5.jpg")
+
+
+@requires_models
+@pytest.mark.parametrize("photo", HIDDEN_FACES, ids=["blue-mask", "black-mask", "turned"])
+def test_a_masked_or_turned_face_names_its_zones_apart_and_crops_its_cheeks_without_an_eye(photo):
+    from test_zones import assert_apart
+
+    from poreseg.analysis import AnalysisOptions, analyze
+    from poreseg.classes import EYE
+    from poreseg.imageio import load_image
+    from poreseg.overlays import label_scale, zone_labels
+    from poreseg.training.datasets import DEFAULT_DATA_DIR
+    from poreseg.zones import ZONES
+    from dashboard.views import zoom_window
+
+    if not (DEFAULT_DATA_DIR / photo).is_file():
+        pytest.skip("data folder absent")
+    rgb = load_image(DEFAULT_DATA_DIR / photo)
+    analysis = analyze(rgb, AnalysisOptions(method="dog"))
+    placed = zone_labels(analysis.zones, label_scale(rgb.shape[:2]))
+    assert len(placed) == sum(analysis.zones.mask(zone).any() for zone in ZONES) >= 3
+    assert_apart(placed, analysis.zones)
+    for cheek in ("left_cheek", "right_cheek"):
+        window = zoom_window(analysis, ZONES.index(cheek) + 1)
+        assert window is not None and not (analysis.parsing.labels[window] == EYE).any()
+
+
 def test_app_imports_without_launching():
     import gradio as gr
 
@@ -278,6 +332,24 @@ def test_app_imports_without_launching():
     assert isinstance(app.demo, gr.Blocks)
     assert not app.demo.is_running
     assert app.EXAMPLES, "examples/*.jpg should feed the examples gallery"
+
+
+def test_the_page_config_holds_no_session():
+    """Gradio deep-copies the page's config for every visitor: nothing in it may reach the open sessions
+    (a bound method of app.SESSIONS did, copying every session's photo and analysis)."""
+    import copy
+    from types import SimpleNamespace
+
+    import app
+
+    photo = np.zeros((1000, 1000, 3), np.uint8)
+    app.SESSIONS._sessions["a-tab"] = SimpleNamespace(rgb=photo)  # an open session, as far as copying goes
+    try:
+        copied = {}
+        copy.deepcopy(app.demo.config, copied)
+        assert not any(isinstance(value, np.ndarray) and value.size >= photo.size for value in copied.values())
+    finally:
+        app.SESSIONS._sessions.pop("a-tab")
 
 
 def test_only_analyze_is_an_api(app_client):

@@ -150,6 +150,17 @@ def assert_fits(phone, table: str) -> None:
         assert cell.evaluate("c => getComputedStyle(c).wordBreak") == "normal"
 
 
+def load_lazy_pictures(page) -> None:
+    """The page scrolled through and back, so that pictures Gradio loads lazily (once near the screen) are
+    in the full-page screenshot, as a visitor who scrolls sees them."""
+    height = page.evaluate("document.body.scrollHeight")
+    for top in range(0, height, page.viewport_size["height"]):
+        page.evaluate(f"window.scrollTo(0, {top})")
+        page.wait_for_timeout(150)
+    page.wait_for_function("[...document.querySelectorAll('img')].every(img => img.complete || !img.checkVisibility())")
+    page.evaluate("window.scrollTo(0, 0)")
+
+
 def screenshots(page, width_name: str) -> None:
     for tab in TABS:
         page.get_by_role("tab", name=tab).click()
@@ -157,6 +168,7 @@ def screenshots(page, width_name: str) -> None:
             page.locator("#density-plot .js-plotly-plot .heatmaplayer").first.wait_for()
             page.locator("#scores-plot .js-plotly-plot .barlayer").first.wait_for()
         page.wait_for_timeout(400)
+        load_lazy_pictures(page)
         page.screenshot(path=SCREENSHOTS / f"{width_name}-{tab.replace('/', '-').lower()}.png", full_page=True)
 
 
@@ -273,6 +285,12 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     phone.wait_for_function("document.querySelectorAll('#after-slider img').length === 2")
     phone.locator("#after-table table").wait_for()
     assert_fits(phone, "#after-table")
+    phone.get_by_role("tab", name="Masks").click()
+    crops = phone.locator("#zoom img").all()
+    assert len(crops) == 5
+    for crop in crops:  # every zone's crop within the screen, none cut off out of reach
+        box = crop.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], crop.get_attribute("alt")
     screenshots(phone, "phone")
     assert_pictures_load(phone, "on a phone")
 

@@ -46,3 +46,19 @@ def test_freed_arrays_are_given_back():
     if plain < 20:
         pytest.skip(f"this glibc gave the probe's memory back by itself ({plain:.1f} MB kept): nothing to show")
     assert grown_mb("limited") < 20
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_memory_is_given_back_in_the_background_too(monkeypatch):
+    """Memory freed outside a request (a closed tab's session) is given back without another request."""
+    import threading
+
+    from poreseg import memory
+
+    trims = threading.Semaphore(0)
+    monkeypatch.setattr(memory, "release_freed_memory", trims.release)
+    stop = memory.release_freed_memory_every(0.01)
+    try:
+        assert all(trims.acquire(timeout=5) for _ in range(3))
+    finally:
+        stop.set()

@@ -177,3 +177,37 @@ def test_a_zone_with_only_a_strip_of_skin_is_left_out_and_named():
     assert zones.too_little_skin == ("left_cheek",)
     assert not zones.mask("left_cheek").any()
     assert zones.mask("right_cheek").any()
+
+
+def assert_apart(placed, zones):
+    """Zone names (overlays.ZoneLabel) inside the picture, none overlapping another, each written on its
+    zone or joined to it by a line."""
+    h, w = zones.labels.shape
+    for i, label in enumerate(placed):
+        x0, y0, x1, y1 = label.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        for other in placed[i + 1:]:
+            a, b = label.box, other.box
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (label, other)
+        centre = ((y0 + y1) // 2, (x0 + x1) // 2)
+        if label.anchor is None:  # written on its zone
+            assert zones.mask(label.zone)[centre]
+        else:  # beside it, with a line to a point of the zone
+            assert zones.mask(label.zone)[label.anchor[::-1]]
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_zone_names_never_overlap_on_a_turned_face(scale):
+    """A head turned to the image left: the nose and the far cheek are narrow strips whose centres sit close
+    together. Names as wide as the cheeks (scale 1; 2 leaves some no room in their zones) centred on the zones
+    piled on each other."""
+    from poreseg.overlays import zone_labels, zones_overlay
+
+    labels = drawn_face()
+    region = analysis_region(labels)
+    region[:, :120] = False  # the far cheek mostly out of sight
+    zones = face_zones(labels, region, face_frame(labels, None))
+    placed = zone_labels(zones, scale)
+    assert [label.zone for label in placed] == list(ZONES)
+    assert_apart(placed, zones)
+    assert zones_overlay(np.full((*labels.shape, 3), 128, np.uint8), zones).shape == (*labels.shape, 3)
