@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +12,8 @@ from poreseg.classes import (BACKGROUND, BODY, BROW, CLASSES, EYE, HAIR, IGNORE,
                              SKIN)
 from poreseg.metrics import pore_score
 from poreseg.training.calibrate_score import calibrated_reference, method_summary
-from poreseg.training.evaluate import TO_FASSEG, confusion, iou_per_class
+from poreseg.training.crop_lists import StructureCrop, load_crops, parse_parts
+from poreseg.training.evaluate import GLASSES_CSV, TO_FASSEG, confusion, glasses_table, iou_per_class
 from poreseg.training.labels import _split_fasseg_hair, feature_box
 from poreseg.training.parser_data import object_ids
 from poreseg.training.train_parser import consensus_loss, dice_loss
@@ -274,3 +276,35 @@ def test_composed_scene_labels_only_the_pasted_people():
         saw_person |= bool(label.any())
         saw_empty |= not label.any()
     assert saw_person and saw_empty
+
+
+# --- glasses set ------------------------------------------------------------------------------------
+
+def test_glasses_table_counts_structure_pixels_by_parsed_class(tmp_path):
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / "photo.png")
+    # A 20x10 frame box at (10, 10) of the photo, half of it (x < 20 in the photo) in the skin half below,
+    # and a thick line across the occluder half.
+    frame = StructureCrop("photo.png", 10, 10, 30, 20, "glasses", parse_parts("0 0; 19 0; 19 9; 0 9"), 0, "test", "", "")
+    lens = StructureCrop("photo.png", 30, 30, 20, 5, "sunglasses", parse_parts("0 1; 19 1"), 2, "test", "", "")
+    calls = []
+
+    def left_skin_right_occluder(rgb):
+        calls.append(rgb.shape)
+        labels = np.full(rgb.shape[:2], OCCLUDER, np.uint8)
+        labels[:, :20] = SKIN
+        return labels
+
+    rows = glasses_table(left_skin_right_occluder, tmp_path, [frame, lens])
+    assert calls == [(40, 60, 3)]  # the photo is parsed once for both crops
+    assert rows["glasses"] == pytest.approx({"pixels called skin": 0.5, "called occluder": 0.5})
+    assert rows["sunglasses"] == pytest.approx({"pixels called skin": 0.0, "called occluder": 1.0})
+    assert frame.structure_mask().sum() == 200
+    assert rows["all"]["pixels called skin"] == pytest.approx(100 / (200 + lens.structure_mask().sum()))
+
+
+def test_glasses_set_lists_frames_inside_their_crops():
+    crops = load_crops(GLASSES_CSV)
+    assert {crop.structure for crop in crops} == {"glasses", "sunglasses"}
+    for crop in crops:
+        mask = crop.structure_mask()
+        assert mask.shape == (crop.height, crop.width) and 0 < mask.mean() < 0.6
