@@ -45,15 +45,19 @@ def test_structures_benchmark_reports_false_detections_per_cm2_of_structure():
 
     scale = PhotoScale(pore_px=2.0, mm_per_px=0.1)
     sample = StructureSample(crop, "mole", np.zeros((40, 40, 3), np.uint8), structure, scale)
-    benchmark = structures_benchmark([sample], {"fake": one_pore_on_the_mole})
+    benchmark = structures_benchmark([sample], {"fake": one_pore_on_the_mole}, lambda image, method: 50.0)
     row = benchmark.rows[0]
     assert row.false_detections == {"fake": 1}
+    # At 50 pores per cm2 of the photo's face skin, the detector would find about 3 on that much skin.
+    assert row.at_skin_density == {"fake": pytest.approx(50.0 * row.area_cm2)}
     # The 21x21 px square grown by 2 px is 25x25 px (its corners rounded): about 0.06 cm2 at 0.1 mm/px.
     assert 0.055 < row.area_cm2 <= 25 * 25 * 0.01 / 100
     assert row.per_cm2("fake") == pytest.approx(1 / row.area_cm2)
     control = StructureSample(crop, "pore_free_skin", sample.rgb, np.ones((40, 40), bool), scale)
-    benchmark = structures_benchmark([sample, control], {"fake": one_pore_on_the_mole})
+    benchmark = structures_benchmark([sample, control], {"fake": one_pore_on_the_mole}, lambda image, method: 50.0)
     real, overall = benchmark.totals()
+    # The control's pores were taken out: the skin's density says nothing about it.
+    assert benchmark.rows[1].at_skin_density == {"fake": 0.0} and "| pore_free_skin | 1 |" in benchmark.markdown()
     # Both pores lie on the control's whole crop, but the control is no structure: totals leave it out.
     assert benchmark.rows[1].false_detections == {"fake": 2}
     assert real.false_detections == overall.false_detections == {"fake": 1} and overall.crops == 1

@@ -97,8 +97,8 @@ class DogResult:
     response: np.ndarray  # HxW float32 in [0, 1]: pore-likeness, 0 outside the region
     pore_px: float  # the expected pore diameter the filters were sized for
     # HxW bool: seeded dark components a person would not call a pore for their shape: lines (hairs,
-    # lashes, creases, wrinkles) and blobs too large (moles, shadows). None unless training_labels.
-    structures: np.ndarray | None
+    # lashes, creases, wrinkles) and blobs too large (moles, shadows).
+    structures: np.ndarray
     # HxW bool: dark at the pore scale (z >= Z_FAINT), however faint or misshapen: maybe a pore. None
     # unless training_labels.
     faint: np.ndarray | None
@@ -106,19 +106,19 @@ class DogResult:
 
 def dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, training_labels: bool = True) -> DogResult:
     """Pores of an RGB image (HxWx3 uint8) inside ``region`` (HxW bool), expected ``pore_px`` wide.
-    ``training_labels``: also the structures and faint spots ``coarse_labels`` needs (an analysis does not)."""
+    ``training_labels``: also the faint spots ``coarse_labels`` needs (an analysis does not)."""
     region = np.asarray(region, bool)
     h, w = region.shape
-    maps = [np.zeros((h, w), bool), np.zeros((h, w), np.float32)]
+    maps = [np.zeros((h, w), bool), np.zeros((h, w), np.float32), np.zeros((h, w), bool)]
     if training_labels:
-        maps += [np.zeros((h, w), bool), np.zeros((h, w), bool)]
+        maps.append(np.zeros((h, w), bool))
     x, y, box_w, box_h = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))
     if box_w > 0:
         pad = int(np.ceil(3 * OUTER_SIGMA * pore_px)) + 1
         box = (slice(max(0, y - pad), min(h, y + box_h + pad)), slice(max(0, x - pad), min(w, x + box_w + pad)))
         for full, part in zip(maps, _detect(np.asarray(rgb)[box], region[box], pore_px, training_labels)):
             full[box] = part
-    mask, response, structures, faint = maps if training_labels else (*maps, None, None)
+    mask, response, structures, faint = maps if training_labels else (*maps, None)
     return DogResult(mask, response, pore_px, structures, faint)
 
 
@@ -201,7 +201,7 @@ def _detect(rgb: np.ndarray, region: np.ndarray, pore_px: float, training_labels
     above_seed = np.minimum(z - Z_SEED, pore_band - NOISE_SIGNIFICANCE * maps.band_noise)
     pores, structures = pore_components(candidates, above_seed, peak_blob, pore_px)
     if not training_labels:
-        return pores, response.astype(np.float32)
+        return pores, response.astype(np.float32), structures
     return pores, response.astype(np.float32), structures, region & (z >= Z_FAINT)
 
 

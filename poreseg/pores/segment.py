@@ -216,7 +216,7 @@ class PoreSegmenter(ModelSession):
         probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
         # The threshold was chosen on validation data with the network's calibration (Calibration). A piece
         # of one of DoGPore's structures (a hair, a crease, a mole) is not a pore.
-        structures = dog_pores(rgb, region, pore_px).structures[y0:y1, x0:x1]
+        structures = dog_pores(rgb, region, pore_px, training_labels=False).structures[y0:y1, x0:x1]
         mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px,
                                       structures)
         maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
