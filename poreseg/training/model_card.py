@@ -325,8 +325,7 @@ def evaluate_portrait(net, data: Path) -> tuple[str, str]:
     from poreseg.training import evaluate
     scores = evaluate.portrait_scores(portrait.PortraitSegmenter.from_net(net), data, Path("cache/teacher"))
     return evaluate.portrait_report(scores, data), targets_table([
-        ("human_seg dev test person IoU (floor)", ">=", 0.82, scores["human_seg"]),
-        ("human_seg dev test person IoU (goal)", ">=", 0.90, scores["human_seg"]),
+        ("human_seg dev test person IoU", ">=", 0.82, scores["human_seg"]),  # issue 14's floor (goal 0.90)
         ("mste held-out IoU with the teacher", ">=", 0.93, scores["mste"]),
     ])
 
