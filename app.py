@@ -5,17 +5,20 @@ Layout and wiring only; everything the page shows comes from the dashboard packa
 
 Privacy: everything runs on this machine's CPU; no analytics, nothing fetched at run time. A session's
 photo and analysis stay in memory (gr.State) for SESSION_SECONDS after its analysis, or until its tab
-closes; its pictures and downloads are files in one folder inside Gradio's cache, removed with them.
-Gradio's copy of an uploaded photo is deleted UPLOAD_LINGER_SECONDS after it is read (its preview in the
-browser loads from it meanwhile), or UPLOAD_ORPHAN_SECONDS after it was sent if no request reads it, and
-never while a queued request names it (sweep_uploads). The log holds sizes, timings and exception types, never
-images or file names.
+closes; its pictures and downloads are files in one folder under SESSIONS_DIR, removed with them (and the
+whole of SESSIONS_DIR when the app stops). Gradio's copy of an uploaded photo is deleted
+UPLOAD_LINGER_SECONDS after it is read (its preview in the browser loads from it meanwhile), or
+UPLOAD_ORPHAN_SECONDS after it was sent if no request reads it, and never while a queued request names it
+(dashboard.uploads.sweep_gradio_uploads). The log holds sizes, timings and exception types, never images or
+file names.
 """
 # No `from __future__ import annotations`: Gradio reads analyze_photo's return annotation as it stands,
 # and only an evaluated one (the Report type, not the string "Report") documents the /analyze answer.
+import atexit
 import html
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -31,10 +34,10 @@ import pandas as pd  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
 
 from dashboard import before_after, downloads, messages, uploads, views  # noqa: E402
-from dashboard.session import NO_SESSION, SESSION_MINUTES, Session  # noqa: E402
+from dashboard.session import NO_SESSION, SESSION_MINUTES, OpenSessions, Session  # noqa: E402
 from dashboard.warm_up import warm_up  # noqa: E402
 from poreseg import memory  # noqa: E402
-from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
+from poreseg.analysis import AnalysisOptions, analyze  # noqa: E402
 from poreseg.classes import CLASSES  # noqa: E402
 from poreseg.imageio import MAX_FILE_BYTES, load_image  # noqa: E402
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName  # noqa: E402
@@ -65,6 +68,13 @@ UPLOAD_LINGER_SECONDS = 20  # after it is read: the browser's preview of the upl
 UPLOAD_ORPHAN_SECONDS = 45  # after it is sent, when no request reads it (cancelled, closed tab, turned away)
 UPLOAD_SWEEP_SECONDS = 5
 UPLOADS = uploads.Uploads(linger_seconds=UPLOAD_LINGER_SECONDS, orphan_seconds=UPLOAD_ORPHAN_SECONDS)
+# The sessions' folders, and the examples, are served by Gradio where they are (static paths): nothing of a
+# session is copied into Gradio's cache, and an upload identical to an example is a copy of its own there,
+# which the upload sweep deletes like any other.
+SESSIONS_DIR = Path(tempfile.mkdtemp(prefix="poreseg-sessions-"))
+atexit.register(shutil.rmtree, SESSIONS_DIR, ignore_errors=True)
+gr.set_static_paths([SESSIONS_DIR, EXAMPLES_DIR])
+SESSIONS = OpenSessions(SESSIONS_DIR)
 QUEUE_SIZE = 32  # waiting requests; beyond this Gradio turns new ones away instead of letting waits grow
 # On a phone the columns stack: the photo stays small, table cells break between words only, and the page
 # scrolls to the results once a photo is analysed (PHONE_SCROLL; after a failure the message beside the
@@ -109,60 +119,31 @@ def _upload_path(image) -> str | None:
     return image or None
 
 
-def _close_session(session: Session | None) -> None:
-    if session is not None:
-        session.close()
-
-
-def _new_session(rgb, analysis: Analysis, source: str) -> Session:
-    # Inside Gradio's cache, Gradio serves the files as they are instead of copying them there.
-    cache = Path(demo.GRADIO_CACHE)
-    cache.mkdir(parents=True, exist_ok=True)
-    return Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=cache)), source)
-
-
 def _stopped(started: float, error: Exception) -> messages.Failure:
     log.warning("request stopped: %s after %.2f s", type(error).__name__, time.perf_counter() - started)
     return messages.failure(error)
 
 
 def read_photo(path: str, previous: Session | None = None):
-    """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by sweep_uploads). The
-    previous analysis's photo, analysed again, comes from the session."""
-    if previous is not None and previous.source == path:
+    """The photo at ``path`` decoded (Gradio's copy of an upload is deleted later, by the upload sweep).
+    The previous analysis's photo, analysed again, comes from the session."""
+    if previous is not None and previous.source == path and not previous.closed:
         return previous.rgb
     return load_image(UPLOADS.read(path), Path(path).name)
-
-
-def _needed_files() -> set[str]:
-    """The examples, which Gradio keeps for every visitor, and the files queued or running requests name."""
-    needed = {path for block in demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
-    for event in list(demo._queue.event_ids_to_events.values()):
-        for value in (event.data.data if event.data is not None else ()):
-            if isinstance(value, dict) and value.get("path"):
-                needed.add(value["path"])
-    return needed
-
-
-def sweep_uploads() -> None:
-    """Delete the uploads nothing needs any more (uploads.Uploads.sweep)."""
-    for path in UPLOADS.sweep(list(demo.upload_file_set), _needed_files()):
-        demo.upload_file_set.discard(path)
 
 
 def _sweep_uploads_forever() -> None:
     while True:
         time.sleep(UPLOAD_SWEEP_SECONDS)
         try:
-            sweep_uploads()
+            uploads.sweep_gradio_uploads(demo, UPLOADS)
         except Exception as error:  # the next round tries again; never a traceback in the log
             log.warning("upload sweep failed: %s", type(error).__name__)
 
 
-def run_analysis(path: str, options: AnalysisOptions, previous: Session | None = None):
-    """The photo at ``path`` read (read_photo) and analysed; logs its size and the stage timings."""
+def run_analysis(rgb, options: AnalysisOptions):
+    """The photo analysed; logs its size and the stage timings, the time the analysis took."""
     started = time.perf_counter()
-    rgb = read_photo(path, previous)
     try:
         analysis = analyze(rgb, options)
     finally:
@@ -170,7 +151,7 @@ def run_analysis(path: str, options: AnalysisOptions, previous: Session | None =
     seconds = time.perf_counter() - started
     stages = ", ".join(f"{stage} {t:.2f}" for stage, t in analysis.timings.items() if stage != "total")
     log.info("analysed %dx%d px, %s, in %.2f s (%s)", rgb.shape[1], rgb.shape[0], options.method, seconds, stages)
-    return rgb, analysis, seconds
+    return analysis, seconds
 
 
 def _table(table: pd.DataFrame | None) -> gr.Dataframe:
@@ -178,23 +159,25 @@ def _table(table: pd.DataFrame | None) -> gr.Dataframe:
     return gr.Dataframe(value=table, visible=table is not None)
 
 
-def analyse(image, method, classes, previous, progress=gr.Progress()):
+def analyse(image, method, classes, previous, request: gr.Request, progress=gr.Progress()):
     """The whole dashboard for the photo in the input; a clear message instead when it cannot be analysed."""
-    _close_session(previous)
+    tab = request.session_hash
     path = _upload_path(image)
     if not path:
+        SESSIONS.close(tab)
         gr.Warning(html.escape(messages.NO_IMAGE.text))
         return _shown(views.cleared(messages.NO_IMAGE.markdown, classes), None)
     started = time.perf_counter()
-    session = None
     try:
         progress(0.1, desc="Finding the face, its skin and its pores")
-        rgb, analysis, seconds = run_analysis(path, AnalysisOptions(method=method), previous)
+        rgb = read_photo(path, previous)
+        SESSIONS.close(tab)  # the previous analysis goes before this one is made: one in memory per tab
+        analysis, seconds = run_analysis(rgb, AnalysisOptions(method=method))
         progress(0.8, desc="Drawing the results")
-        session = _new_session(rgb, analysis, path)
+        session = SESSIONS.open(tab, rgb, analysis, path)
         board = views.dashboard(session, seconds, classes)
     except Exception as error:
-        _close_session(session)
+        SESSIONS.close(tab)
         problem = _stopped(started, error)
         gr.Warning(html.escape(problem.text))
         return _shown(views.cleared(problem.markdown, classes), None)
@@ -264,7 +247,7 @@ def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product:
     except ValueError as error:
         raise gr.Error(f"Invalid request: {error}", print_exception=False) from None
     try:
-        _, analysis, _ = run_analysis(path, options)
+        analysis, _ = run_analysis(read_photo(path), options)
     except Exception as error:
         problem = _stopped(started, error)
         raise gr.Error(problem.text, print_exception=False) from None
@@ -272,14 +255,13 @@ def analyze_photo(image: FileData, method: MethodName = DEFAULT_METHOD, product:
 
 
 def forget_session(request: gr.Request):
-    """The tab was closed: drop its photo, analysis and files now. (Gradio would otherwise keep a closed
-    tab's state for an hour, in case it is reopened.)"""
-    demo.state_holder.delete_state(request.session_hash)
+    """The tab was closed: drop its photo, analysis and files now (OpenSessions)."""
+    SESSIONS.close(request.session_hash)
 
 
 with gr.Blocks(title="poreseg", analytics_enabled=False,
                delete_cache=(CACHE_SWEEP_SECONDS, SESSION_SECONDS + CACHE_SWEEP_SECONDS)) as demo:
-    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=_close_session)
+    state = gr.State(None, time_to_live=SESSION_SECONDS, delete_callback=SESSIONS.expire)
     gr.Markdown(INTRO)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):

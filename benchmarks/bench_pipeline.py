@@ -350,9 +350,9 @@ def main() -> None:
         fresh = fresh_processes(trees, {name: photo_files / f"{name}.npy" for name in photos}, args.method)
 
     for name, analysis in this_tree.last.items():
-        scale = "no mm scale" if analysis.mm_per_px is None else f"{analysis.mm_per_px:.3f} mm/px"
-        print(f"{name}: eye distance {analysis.frame.eye_distance_px:.0f} px, {scale}, "
-              f"analysed region {analysis.region.sum() / 1e6:.2f} MP, pore diameter {analysis.pore_px:.1f} px")
+        scale = "no mm scale" if analysis.face.mm_per_px is None else f"{analysis.face.mm_per_px:.3f} mm/px"
+        print(f"{name}: eye distance {analysis.face.frame.eye_distance_px:.0f} px, {scale}, "
+              f"analysed region {analysis.face.region.sum() / 1e6:.2f} MP, pore diameter {analysis.face.pore_px:.1f} px")
     threads = f"{args.threads} threads for every network" if args.threads else "the app's thread settings"
     print(f"\n{args.repeats} timed calls per photo after one warm-up, {threads}, method {args.method}, "
           f"torch {torch.__version__}"

@@ -57,7 +57,7 @@ def pore_view_window(analysis: Analysis, zone: str) -> tuple[slice, slice]:
     zone_mask = analysis.zones.labels == ZONES.index(zone) + 1
     ys, xs = np.nonzero(zone_mask)
     h, w = analysis.image_size
-    side = min(h, w, max(MIN_VIEW_PX, round(VIEW_PORES_ACROSS * analysis.pore_px)))
+    side = min(h, w, max(MIN_VIEW_PX, round(VIEW_PORES_ACROSS * analysis.face.pore_px)))
     if ys.size == 0:
         cy, cx = h // 2, w // 2
     else:
@@ -117,7 +117,7 @@ def before_after(session: Session | None, product_id: str | None, strength: floa
     before_path = session.picture(f"before-{view}.jpg", lambda: before_shown)
     after_path = session.picture(f"after-{view}-{product_id}-{strength:g}-{weeks:g}.jpg", lambda: after_shown)
     product, simulation = get_product(product_id), after.simulation
-    width = f", {(cols.stop - cols.start) * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
+    width = f", {(cols.stop - cols.start) * analysis.face.mm_per_px / 10:.1f} cm wide" if analysis.face.mm_per_px else ""
     place = "the whole face" if view == FACE_VIEW else f"the {ZONE_TITLES[view]} where its pores are densest{width}"
     note = (f"**{product.name}**, {weeks:g} weeks at {strength:.0%} strength: pores about "
             f"{simulation.expected_reduction:.0%} smaller and {simulation.expected_reduction:.0%} fainter (its full "

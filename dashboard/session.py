@@ -1,9 +1,10 @@
-"""What one browser session keeps between events (Session), and the folder its pictures and downloads are
-written to: app.py creates it inside Gradio's cache, so that Gradio serves the files without copying them;
-``Session.close()`` removes it."""
+"""What one browser session keeps between events (Session), the folder its pictures and downloads are
+written to (``Session.close()`` removes it), and the session of each open tab (OpenSessions)."""
 from __future__ import annotations
 
 import shutil
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,9 +74,50 @@ class Session:
         return path
 
     def close(self) -> None:
+        """Delete the folder and let go of the photo and analysis (Gradio may hold on to the closed
+        session itself for an hour, OpenSessions)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.rgb = self.analysis = self.person = self.after = None
 
     @property
     def closed(self) -> bool:
         """Replaced by a newer analysis (or expired): events queued before that find nothing to draw on."""
         return not self.folder.exists()
+
+
+class OpenSessions:
+    """The session of each open browser tab, by Gradio's session hash, so that a closed tab's session is
+    closed at once. (Gradio keeps a closed tab's gr.State for an hour, in case the tab is reopened, whatever
+    its time_to_live; it tells of the closing, Blocks.unload, but hands the state to no one.) The sessions'
+    folders are made under ``root``. Safe to use from Gradio's worker threads."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, tab: str, rgb: np.ndarray, analysis: Analysis, source: str | None) -> Session:
+        """A new session for ``tab`` (Session's fields), in a new folder; the tab's previous one is closed."""
+        session = Session(rgb, analysis, Path(tempfile.mkdtemp(prefix="poreseg-", dir=self.root)), source)
+        self._keep(tab, session)
+        return session
+
+    def close(self, tab: str) -> None:
+        """Close ``tab``'s session, if it has one."""
+        self._keep(tab, None)
+
+    def expire(self, session: Session | None) -> None:
+        """Close ``session`` (its time is up; None: a tab whose last analysis failed), and forget it."""
+        if session is None:
+            return
+        with self._lock:
+            self._sessions = {tab: open_ for tab, open_ in self._sessions.items() if open_ is not session}
+        session.close()
+
+    def _keep(self, tab: str, session: Session | None) -> None:
+        with self._lock:
+            previous = self._sessions.pop(tab, None)
+            if session is not None:
+                self._sessions[tab] = session
+        if previous is not None:
+            previous.close()

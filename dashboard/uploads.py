@@ -1,4 +1,5 @@
-"""Gradio's copies of uploaded photos, deleted soon after use (app.py sweeps them every few seconds)."""
+"""Gradio's copies of uploaded photos, deleted soon after use (app.py runs ``sweep_gradio_uploads`` every
+few seconds)."""
 from __future__ import annotations
 
 import threading
@@ -72,3 +73,22 @@ def _delete_upload(file: Path) -> None:
     file.unlink(missing_ok=True)
     with suppress(OSError):
         file.parent.rmdir()
+
+
+def sweep_gradio_uploads(demo, uploads: Uploads, now: float | None = None) -> list[str]:
+    """Delete the copies of uploads that nothing needs any more from the Gradio app ``demo``
+    (``Uploads.sweep``); returns their paths.
+
+    The one place that reads Gradio internals: Gradio 6 has no public API for the files uploaded to it
+    (``Blocks.upload_file_set``, which its upload route fills) nor for the files its queued and running
+    requests name (its queue's events). Its public ``delete_cache`` deletes by age alone, so at an age
+    short enough for the privacy promise (a minute) a request that waited longer in a full queue would
+    find its photo gone. The deleted paths are taken out of ``upload_file_set``, which would otherwise
+    grow with every upload.
+    """
+    needed = {value["path"] for event in list(demo._queue.event_ids_to_events.values())
+              for value in (event.data.data if event.data is not None else ())
+              if isinstance(value, dict) and value.get("path")}
+    done = uploads.sweep(list(demo.upload_file_set), needed, now)
+    demo.upload_file_set.difference_update(done)
+    return done

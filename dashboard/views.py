@@ -90,10 +90,10 @@ def details_markdown(analysis: Analysis) -> str:
     parts = []
     if analysis.warnings:
         parts.append("### Warnings\n" + "\n".join(f"- {html.escape(w)}" for w in analysis.warnings))
-    if analysis.mm_per_px is not None:
-        scale = (f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the distance between the eyes "
+    if analysis.face.mm_per_px is not None:
+        scale = (f"{analysis.face.mm_per_px:.3f} mm per pixel, estimated from the distance between the eyes "
                  f"({EYE_DISTANCE_MM:.0f} mm assumed, the adult average); a typical pore is then "
-                 f"{analysis.pore_px:.1f} px wide. Sizes and densities are estimates.")
+                 f"{analysis.face.pore_px:.1f} px wide. Sizes and densities are estimates.")
     else:
         scale = "No millimetre scale: the eyes are not both visible, so only counts and shares are given."
     parts.append("### Scale\n" + scale)
@@ -138,7 +138,7 @@ def zoom_crops(session: Session) -> list[tuple[Path, str]]:
         side = min(ZOOM_SIDE, h, w)
         x0 = min(max(0, point[0] - side // 2), w - side)
         y0 = min(max(0, point[1] - side // 2), h - side)
-        width = f", {side * analysis.mm_per_px / 10:.1f} cm wide" if analysis.mm_per_px else ""
+        width = f", {side * analysis.face.mm_per_px / 10:.1f} cm wide" if analysis.face.mm_per_px else ""
         window = slice(y0, y0 + side), slice(x0, x0 + side)
         crops.append((session.picture(f"zoom-{zone}.png", lambda window=window: zoom_picture(analysis, rgb, window)),
                       f"{ZONE_TITLES[zone]}, 1:1{width}"))

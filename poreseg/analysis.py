@@ -1,20 +1,24 @@
 """``analyze(rgb, options) -> Analysis``: from a decoded photo to pores, zones, scores and suggestions.
 
-The stages, in order; each is timed (seconds) in ``Analysis.timings``:
+The stages of the README's table, one call each, in order; each is timed (seconds) in ``Analysis.timings``:
 
-    parse     face parsing: class labels, the largest face, how many faces
+    parse     face crop and parsing (parse_largest_face): class labels, the largest face, how many faces
     portrait  the person's probability (for the cut-out); parser labels outside the face's feature box
               where the cut-out is transparent become background (poreseg.parsing.within_person)
-    region    the face's geometry (poreseg.face.locate): frame, scale, window and analysis region. The
-              quality, zones and metrics stages read only the window around the face
+    region    the face's geometry (poreseg.face.locate): frame, window, skin region, scale, pore size
     quality   the quality gate (poreseg.quality): can pores be resolved in this photo?
     pores     pore segmentation inside the region (PS-Net or DoGPore); skipped when the gate says no
-    zones     forehead, nose, left and right cheek, chin
-    metrics   pore numbers per zone and for the whole face, and the pore score
+    zones     forehead, nose, left and right cheek, chin (Face.zones)
+    metrics   pore objects and numbers per zone and for the whole face, and the pore score (measure_pores)
     density   the pore density map
     suggest   product suggestions and a routine
-    simulate  only with options.product: the product's before/after, pores and metrics measured again
-              on the simulated photo
+    simulate  only with options.product: the product's before/after, its pores segmented and measured
+              like the photo's (after_product)
+
+Everything an Analysis holds is in the photo's coordinates. The stages that look at the face only (the
+quality gate, the zones and the pore objects) work in the face's window (poreseg.face.FaceWindow), which
+holds the whole region, and place their results back in the full frame: the simulation measures its
+pores the same way.
 
 Input: an RGB array as poreseg.imageio.load_image returns it (grey, RGBA, 16-bit and float arrays are
 converted). It is analysed at its own size, and memory grows with it (about 30 bytes per pixel at the
@@ -30,7 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from poreseg.density import DensityMap, density_map
-from poreseg.face import FaceWindow, locate
+from poreseg.face import Face, locate
 from poreseg.imageio import as_rgb8
 from poreseg.metrics import FaceMetrics, Pores, find_pores, measure
 from poreseg.parsing import FaceParsing, parse_face, within_person
@@ -43,7 +47,7 @@ from poreseg.schema import SCHEMA_VERSION, Report, SimulationReport
 from poreseg.scores import score_tenths
 from poreseg.simulate import FULL_COURSE_WEEKS, Simulation, simulate_product
 from poreseg.suggest import Suggestions, suggest
-from poreseg.zones import ZONE_TITLES, FaceFrame, FaceZones, face_zones
+from poreseg.zones import ZONE_TITLES, FaceZones
 
 
 class AnalysisError(ValueError):
@@ -93,14 +97,13 @@ class AfterProduct:
 
 @dataclass
 class Analysis:
+    """What ``analyze`` found, stage by stage. Coordinates are the photo's (full frame) throughout."""
+
     image_size: tuple[int, int]  # (height, width)
     method: str
     parsing: FaceParsing
     person: np.ndarray | None  # HxW float32 person probability (None in an app session, dashboard.session.Session)
-    frame: FaceFrame
-    region: np.ndarray  # HxW bool, where pores are analysed
-    mm_per_px: float | None  # None when the eyes are not both visible
-    pore_px: float  # expected pore diameter in pixels
+    face: Face  # frame, window, region, scale and pore size (poreseg.face.locate)
     quality: Quality
     pores: PoreResult | None  # None when pores could not be measured (see warnings)
     zones: FaceZones
@@ -108,9 +111,9 @@ class Analysis:
     metrics: FaceMetrics
     density: DensityMap | None  # None without pores or without a scale
     suggestions: Suggestions
+    after: AfterProduct | None  # with AnalysisOptions.product, when pores were measured
     warnings: list[str]
     timings: dict[str, float]
-    after: AfterProduct | None = None
 
     @property
     def pores_measured(self) -> bool:
@@ -119,12 +122,13 @@ class Analysis:
     def to_dict(self) -> Report:
         """JSON-serialisable summary, schema 1 (the CLI's report.json and the app's download; poreseg.schema)."""
         h, w = self.image_size
+        mm_per_px = self.face.mm_per_px
         return {
             "schema": SCHEMA_VERSION,
             "method": self.method,
-            "mm_per_px": None if self.mm_per_px is None else round(self.mm_per_px, 5),
-            "scale_source": "eye distance (63 mm assumed)" if self.mm_per_px is not None else None,
-            "pore_px": round(self.pore_px, 3),
+            "mm_per_px": None if mm_per_px is None else round(mm_per_px, 5),
+            "scale_source": "eye distance (63 mm assumed)" if mm_per_px is not None else None,
+            "pore_px": round(self.face.pore_px, 3),
             "pores_measured": self.pores_measured,
             **metrics_dict(self.metrics),
             "warnings": list(self.warnings),
@@ -154,85 +158,111 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
     options = options or AnalysisOptions()
     rgb = as_rgb8(rgb)
     clock = _Stopwatch()
-    warnings: list[str] = []
-
     with clock.stage("parse"):
-        parsing = parse_face(rgb)
-    if parsing.faces_found == 0:
-        raise AnalysisError("No face found. Use a photo with one face looking at the camera, well lit.")
-    if parsing.faces_found > 1:
-        warnings.append(f"{parsing.faces_found} faces found; the largest one was analysed.")
+        parsing = parse_largest_face(rgb)
     with clock.stage("portrait"):
         person = segment_portrait(rgb)
         parsing = within_person(parsing, person)
-
     with clock.stage("region"):
         face = locate(rgb, parsing)
-        window, region, mm_per_px, pore_px = face.window, face.region, face.mm_per_px, face.pore_px
-        frame, window_region = face.frame, face.window_region
-        window_labels, window_frame = window.crop(parsing.labels), window.frame(frame)
-        if mm_per_px is None:
-            warnings.append("The eyes are not both visible, so there is no millimetre scale: pore sizes and "
-                            "densities are not given, only counts and the share of skin covered.")
-
     with clock.stage("quality"):
-        quality = assess(window.crop(rgb), window_labels, window_region, window_frame, pore_px)
-        warnings.extend(quality.warnings())
+        quality = assess_face(rgb, parsing, face)
     pores = None
-    if not window_region.any():
-        warnings.append("No bare skin was found on the face to look for pores in.")
-    elif quality.pores_measurable:
+    if quality.pores_measurable and face.region.any():
         with clock.stage("pores"):
-            pores = segment_pores(rgb, skin_mask=region, method=options.method, mm_per_px=mm_per_px,
-                                  pore_px=pore_px)
-
+            pores = segment_face_pores(rgb, face, options.method)
     with clock.stage("zones"):
-        window_zones = face_zones(window_labels, window_region, window_frame, face.landmarks)
-        zones = FaceZones(window.full(window_zones.labels), frame, window_zones.landmarks,
-                          window_zones.too_little_skin)
-        if zones.too_little_skin:
-            names = " and ".join(ZONE_TITLES[zone] for zone in zones.too_little_skin)
-            warnings.append(f"Too little skin is visible on the {names} to rate "
-                            f"{'them' if len(zones.too_little_skin) > 1 else 'it'}: hair, a mask, a hand or "
-                            "the pose hides the rest.")
+        zones = face.zones(parsing.labels)
     with clock.stage("metrics"):
-        pore_objects = None if pores is None else shift(find_pores(window.crop(pores.mask), window_zones), window)
-        metrics = measure(pore_objects, window_zones, mm_per_px, METHODS[options.method].reference)
+        pore_objects, metrics = measure_pores(pores, face, zones, options.method)
     density = None
-    if pore_objects is not None and mm_per_px is not None:
+    if pore_objects is not None and face.mm_per_px is not None:
         with clock.stage("density"):
-            density = density_map(pore_objects, zones, mm_per_px)
+            density = density_map(pore_objects, zones, face.mm_per_px)
     with clock.stage("suggest"):
         suggestions = suggest(metrics)
-
-    analysis = Analysis((rgb.shape[0], rgb.shape[1]), options.method, parsing, person, frame, region, mm_per_px,
-                        pore_px, quality, pores, zones, pore_objects, metrics, density, suggestions, warnings,
-                        clock.timings)
-    if options.product is not None:
-        if analysis.pores_measured:
-            with clock.stage("simulate"):
-                analysis.after = simulate(analysis, rgb, options.product, options.strength, options.weeks)
-        else:
-            warnings.append("The product simulation needs measured pores, so it was skipped.")
+    after = None
+    if options.product is not None and pores is not None:
+        with clock.stage("simulate"):
+            after = after_product(rgb, face, zones, pores, options)
     clock.timings["total"] = sum(clock.timings.values())
-    return analysis
+    return Analysis(image_size=(rgb.shape[0], rgb.shape[1]), method=options.method, parsing=parsing, person=person,
+                    face=face, quality=quality, pores=pores, zones=zones, pore_objects=pore_objects, metrics=metrics,
+                    density=density, suggestions=suggestions, after=after,
+                    warnings=analysis_warnings(parsing, face, quality, zones, pores, options), timings=clock.timings)
 
 
-def shift(pores: Pores, window: FaceWindow) -> Pores:
-    """Pores found in ``window``, at their places in the full frame."""
-    return replace(pores, centroids=pores.centroids + (window.x0, window.y0))
+def parse_largest_face(rgb: np.ndarray) -> FaceParsing:
+    """The face parsing of ``rgb`` (its largest face); AnalysisError without a face."""
+    parsing = parse_face(rgb)
+    if parsing.faces_found == 0:
+        raise AnalysisError("No face found. Use a photo with one face looking at the camera, well lit.")
+    return parsing
+
+
+def assess_face(rgb: np.ndarray, parsing: FaceParsing, face: Face) -> Quality:
+    """The quality gate (poreseg.quality.assess), on the face's window."""
+    window = face.window
+    return assess(window.crop(rgb), window.crop(parsing.labels), face.window_region, window.frame(face.frame),
+                  face.pore_px)
+
+
+def segment_face_pores(rgb: np.ndarray, face: Face, method: str) -> PoreResult:
+    """The pores in the face's region, at its scale."""
+    return segment_pores(rgb, skin_mask=face.region, method=method, mm_per_px=face.mm_per_px, pore_px=face.pore_px)
+
+
+def measure_pores(pores: PoreResult | None, face: Face, zones: FaceZones, method: str) -> tuple[Pores | None, FaceMetrics]:
+    """The pores as objects (None when not measured) and their metrics per zone, scored against the
+    method's reference. Found in the face's window, which holds the whole region, and placed in the full
+    frame."""
+    window = face.window
+    window_zones = window.crop_zones(zones)
+    found = None if pores is None else find_pores(window.crop(pores.mask), window_zones)
+    metrics = measure(found, window_zones, face.mm_per_px, METHODS[method].reference)
+    if found is None:
+        return None, metrics
+    return replace(found, centroids=found.centroids + (window.x0, window.y0)), metrics
+
+
+def after_product(rgb: np.ndarray, face: Face, zones: FaceZones, pores: PoreResult,
+                  options: AnalysisOptions) -> AfterProduct:
+    """``options.product``'s simulated effect, its pores segmented and measured again like the photo's
+    (same method, region and scale)."""
+    simulation = simulate_product(rgb, pores.mask, face.region, get_product(options.product), options.strength,
+                                  options.weeks, face.pore_px)
+    after_pores = segment_face_pores(simulation.after, face, options.method)
+    pore_objects, metrics = measure_pores(after_pores, face, zones, options.method)
+    return AfterProduct(simulation, after_pores, pore_objects, metrics)
+
+
+def analysis_warnings(parsing: FaceParsing, face: Face, quality: Quality, zones: FaceZones, pores: PoreResult | None,
+                      options: AnalysisOptions) -> list[str]:
+    """What the person should know about the analysis, in the order of the stages."""
+    warnings = []
+    if parsing.faces_found > 1:
+        warnings.append(f"{parsing.faces_found} faces found; the largest one was analysed.")
+    if face.mm_per_px is None:
+        warnings.append("The eyes are not both visible, so there is no millimetre scale: pore sizes and "
+                        "densities are not given, only counts and the share of skin covered.")
+    warnings.extend(quality.warnings())
+    if not face.region.any():
+        warnings.append("No bare skin was found on the face to look for pores in.")
+    if zones.too_little_skin:
+        names = " and ".join(ZONE_TITLES[zone] for zone in zones.too_little_skin)
+        warnings.append(f"Too little skin is visible on the {names} to rate "
+                        f"{'them' if len(zones.too_little_skin) > 1 else 'it'}: hair, a mask, a hand or "
+                        "the pose hides the rest.")
+    if options.product is not None and pores is None:
+        warnings.append("The product simulation needs measured pores, so it was skipped.")
+    return warnings
 
 
 def simulate(analysis: Analysis, rgb: np.ndarray, product_id: str, strength: float = 1.0,
              weeks: float = FULL_COURSE_WEEKS) -> AfterProduct:
-    """A product's before/after for an analysed photo, with pores and metrics measured again on the
-    simulated photo (same method, region and scale). For the app's sliders: no new parsing."""
+    """A product's before/after for an analysed photo (``after_product``). For the app's sliders: no new
+    parsing."""
     if analysis.pores is None:
         raise AnalysisError("Pores could not be measured in this photo, so there is nothing to simulate.")
-    simulation = simulate_product(as_rgb8(rgb), analysis.pores.mask, analysis.region, get_product(product_id),
-                                  strength, weeks, analysis.pore_px)
-    pores = segment_pores(simulation.after, skin_mask=analysis.region, method=analysis.method,
-                          mm_per_px=analysis.mm_per_px, pore_px=analysis.pore_px)
-    pore_objects = find_pores(pores.mask, analysis.zones)
-    metrics = measure(pore_objects, analysis.zones, analysis.mm_per_px, analysis.metrics.reference)
-    return AfterProduct(simulation, pores, pore_objects, metrics)
+    options = AnalysisOptions(method=analysis.method, product=product_id, strength=strength, weeks=weeks)
+    return after_product(as_rgb8(rgb), analysis.face, analysis.zones, analysis.pores, options)

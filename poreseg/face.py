@@ -22,8 +22,8 @@ import numpy as np
 from poreseg.parsing import FaceParsing
 from poreseg.pores.scale import EYE_DISTANCE_MM, estimate_pore_px, pore_px_from_mm_per_px
 from poreseg.skin import MARGIN_MM, skin_region
-from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, Landmarks, face_frame, face_oval_mask,
-                           landmarks)
+from poreseg.zones import (CHIN_BOTTOM, FACE_HALF_WIDTH, FOREHEAD_TOP, FaceFrame, FaceZones, Landmarks, face_frame,
+                           face_oval_mask, face_zones, landmarks)
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,15 @@ class FaceWindow:
         out[self.y0:self.y1, self.x0:self.x1] = part
         return out
 
+    def crop_zones(self, zones: FaceZones) -> FaceZones:
+        """``zones`` (full frame) in the window's coordinates."""
+        return replace(zones, labels=self.crop(zones.labels), frame=self.frame(zones.frame))
+
 
 @dataclass(frozen=True)
 class Face:
+    """Where and at what scale a face's pores are analysed (``locate``), in the photo's coordinates."""
+
     frame: FaceFrame
     window: FaceWindow
     region: np.ndarray  # HxW bool (full frame): where pores are analysed
@@ -83,6 +89,13 @@ class Face:
     @property
     def window_region(self) -> np.ndarray:
         return self.window.crop(self.region)
+
+    def zones(self, labels: np.ndarray) -> FaceZones:
+        """The face's five zones (``zones.face_zones`` of the parser's ``labels``) within its region, in the
+        full frame; worked out in the window."""
+        window = self.window
+        part = face_zones(window.crop(labels), self.window_region, window.frame(self.frame), self.landmarks)
+        return replace(part, labels=window.full(part.labels), frame=self.frame)
 
 
 def locate(rgb: np.ndarray, parsing: FaceParsing, mm_per_px: float | None = None) -> Face:

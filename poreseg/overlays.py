@@ -178,8 +178,8 @@ def _text_panel(analysis: Analysis, width: int) -> np.ndarray:
     face = analysis.metrics.face
     headline = ("Pores not measured in this photo" if face.score is None
                 else f"Pore score {whole_score(face.score)} / 100 ({face.band})")
-    scale = ("no mm scale (eyes not both visible)" if analysis.mm_per_px is None
-             else f"{analysis.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
+    scale = ("no mm scale (eyes not both visible)" if analysis.face.mm_per_px is None
+             else f"{analysis.face.mm_per_px:.3f} mm per pixel, estimated from the eye distance")
     table = zone_table_text(analysis.metrics)
     notes = [(line, WARNING) for w in analysis.warnings for line in textwrap.wrap("! " + w, 95)]
     if analysis.after is not None:

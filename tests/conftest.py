@@ -118,6 +118,14 @@ def api_outcome(client, path: Path, method: str = "dog") -> dict | str:
         return str(error)
 
 
+def gradio_cache() -> Path:
+    """The folder Gradio keeps its copies of uploads in (GRADIO_TEMP_DIR, else a folder of the system's
+    temporary one)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
 def without_timings(report: dict) -> dict:
     """A report without its stage timings, which differ from run to run."""
     return {key: value for key, value in report.items() if key != "timings"}

@@ -45,7 +45,7 @@ def assert_consistent(analysis) -> None:
     assert sum(z.pore_count for z in zones.values()) == face.pore_count == len(analysis.pore_objects.areas_px[
         analysis.pore_objects.zone_ids > 0])
     assert sum(z.skin_area_px for z in zones.values()) == face.skin_area_px == analysis.zones.face_mask().sum()
-    cm2_per_px = analysis.mm_per_px ** 2 / MM2_PER_CM2
+    cm2_per_px = analysis.face.mm_per_px ** 2 / MM2_PER_CM2
     for numbers in (face, *zones.values()):
         assert numbers.skin_area_cm2 == pytest.approx(numbers.skin_area_px * cm2_per_px)
         assert numbers.density_per_cm2 == pytest.approx(numbers.pore_count / numbers.skin_area_cm2)
@@ -53,14 +53,14 @@ def assert_consistent(analysis) -> None:
     pore_pixels = sum(z.area_fraction * z.skin_area_px for z in zones.values())
     assert face.area_fraction * face.skin_area_px == pytest.approx(pore_pixels)
     # The pores are inside the region, and the region is what the zones cover.
-    assert not (analysis.pores.mask & ~analysis.region).any()
-    assert (analysis.zones.face_mask() == analysis.region).all()
+    assert not (analysis.pores.mask & ~analysis.face.region).any()
+    assert (analysis.zones.face_mask() == analysis.face.region).all()
 
 
 def test_close_up_numbers_are_consistent(analysis):
     assert analysis.pores_measured and analysis.method == "dog"
     assert analysis.metrics.face.pore_count > 50
-    assert 0.1 < analysis.mm_per_px < 0.3
+    assert 0.1 < analysis.face.mm_per_px < 0.3
     assert_consistent(analysis)
 
 
@@ -80,20 +80,20 @@ def test_density_map_agrees_with_the_counts(analysis):
     values = density.at_image_size(h, w)
     inside = np.isfinite(values)
     reach = 2 * int(np.ceil(density.cell_px)) + 1  # a cell that is mostly skin reaches a cell past it
-    near_region = cv2.dilate(analysis.region.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
+    near_region = cv2.dilate(analysis.face.region.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
     assert inside.any() and not (inside & ~near_region).any()
     # Averaged over the face, the smoothed map comes back to the face's density.
-    assert np.nanmean(values[analysis.region]) == pytest.approx(analysis.metrics.face.density_per_cm2, rel=0.25)
+    assert np.nanmean(values[analysis.face.region]) == pytest.approx(analysis.metrics.face.density_per_cm2, rel=0.25)
     assert set(np.unique(density.zone_ids[np.isfinite(density.per_cm2)])) <= set(range(1, len(ZONES) + 1))
 
 
 def test_simulation_fades_pores_and_changes_nothing_else(analysis, close_up):
     after = analysis.after
     changed = after.simulation.changed
-    assert changed.any() and not (changed & ~analysis.region).any()
+    assert changed.any() and not (changed & ~analysis.face.region).any()
     differs = (after.simulation.after != close_up).any(axis=2)
     assert not (differs & ~changed).any()
-    assert not differs[~analysis.region].any()
+    assert not differs[~analysis.face.region].any()
     before_face, after_face = analysis.metrics.face, after.metrics.face
     assert after_face.area_fraction < before_face.area_fraction
     assert after_face.score > before_face.score
@@ -109,7 +109,7 @@ def test_simulate_again_with_other_settings(analysis, close_up):
 def test_to_dict_is_json_with_schema_1(analysis):
     report = json.loads(json.dumps(analysis.to_dict()))
     assert report["schema"] == SCHEMA_VERSION == 1
-    assert report["method"] == "dog" and report["mm_per_px"] == pytest.approx(analysis.mm_per_px, rel=1e-4)
+    assert report["method"] == "dog" and report["mm_per_px"] == pytest.approx(analysis.face.mm_per_px, rel=1e-4)
     assert report["face"]["pore_count"] == analysis.metrics.face.pore_count
     assert set(report["zones"]) == set(ZONES)
     assert all("pore_count" in zone and "score" in zone for zone in report["zones"].values())
@@ -212,13 +212,13 @@ def windowed(request):
 def test_the_face_window_gives_what_the_full_frame_gives(windowed):
     """Region, zones and pores are computed on a window around the face: the same as on the full frame."""
     analysis, small_face = windowed
-    labels, frame = analysis.parsing.labels, analysis.frame
+    labels, frame = analysis.parsing.labels, analysis.face.frame
     margin_px = MARGIN_MM * frame.eye_distance_px / EYE_DISTANCE_MM
     window = FaceWindow.around(frame, margin_px, labels.shape)
     if small_face:
         assert (window.x1 - window.x0) * (window.y1 - window.y0) < 0.5 * labels.size
     region = skin_region(labels, margin_px) & face_oval_mask(frame, labels.shape)
-    assert region.any() and (region == analysis.region).all()
+    assert region.any() and (region == analysis.face.region).all()
     zones = face_zones(labels, region, frame)
     assert (zones.labels == analysis.zones.labels).all()
     assert astuple(zones.landmarks) == pytest.approx(astuple(analysis.zones.landmarks))

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,26 @@ def session(tmp_path_factory):
 
     rgb = load_image(CLOSE_UP)
     return Session(rgb, analyze(rgb, AnalysisOptions(method="dog")), tmp_path_factory.mktemp("session"))
+
+
+@requires_models
+def test_each_tab_keeps_one_session_closed_with_the_tab_or_when_its_time_is_up(session, tmp_path):
+    from dashboard.session import OpenSessions
+
+    sessions = OpenSessions(tmp_path)
+    rgb, analysis = session.rgb, replace(session.analysis, person=np.zeros(session.rgb.shape[:2], np.float32))
+    first = sessions.open("tab-a", rgb, analysis, "photo.jpg")
+    other = sessions.open("tab-b", rgb, analysis, None)
+    assert first.folder.parent == tmp_path and first.folder != other.folder
+    second = sessions.open("tab-a", rgb, analysis, "photo.jpg")  # analysed again: the first one goes
+    assert first.closed and first.rgb is None and first.analysis is None and not second.closed
+    sessions.close("tab-a")  # the tab was closed
+    assert second.closed and not other.closed
+    sessions.expire(other)  # its time_to_live is up: closed, and closing its tab later finds nothing to do
+    assert other.closed
+    sessions.close("tab-b")
+    sessions.expire(None)  # the state of a tab whose last analysis failed
+    assert list(tmp_path.iterdir()) == []
 
 
 @requires_models

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, requires_weights, running_app
+from conftest import REPO_ROOT, gradio_cache, requires_weights, running_app
 
 EXAMPLES = REPO_ROOT / "examples"
 SCREENSHOTS = REPO_ROOT / "test-output" / "app_browser"
@@ -170,8 +170,8 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     caplog.set_level(logging.INFO)
-    cache = Path(app.demo.GRADIO_CACHE)
-    sessions_before = set(cache.glob("poreseg-*"))
+    cache = gradio_cache()
+    sessions_before = set(app.SESSIONS_DIR.glob("poreseg-*"))
     page = open_page(browser, app_url, DESKTOP)
     outside = []
     page.on("request", lambda request: outside.append(request.url)
@@ -187,7 +187,8 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
         assert_pictures_load(page, f"after {photo.name}")  # the upload's own preview among them
     # The uploads are deleted once their previews had time to load (the sweep runs every few seconds).
     deadline = time.monotonic() + app.UPLOAD_LINGER_SECONDS + 4 * app.UPLOAD_SWEEP_SECONDS
-    uploads = lambda: [p for p in cache.rglob("visitor-*") if p.is_file()]  # noqa: E731
+    # os.walk, not rglob: the sweep (and other apps sharing the cache) delete folders while this looks.
+    uploads = lambda: [name for _, _, names in os.walk(cache) for name in names if name.startswith("visitor-")]  # noqa: E731
     while uploads() and time.monotonic() < deadline:
         time.sleep(1)
     assert uploads() == []
@@ -281,7 +282,7 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
     assert "Traceback" not in log and not any(r.exc_info for r in caplog.records), log[-3000:]
 
     # Closing the tabs drops the sessions' files at once.
-    sessions = set(cache.glob("poreseg-*")) - sessions_before
+    sessions = set(app.SESSIONS_DIR.glob("poreseg-*")) - sessions_before
     assert sessions
     page.close()
     phone.close()

@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image, ImageFile
 
-from conftest import REPO_ROOT, api_outcome, library_outcome, png_header_only, requires_models
+from conftest import REPO_ROOT, api_outcome, gradio_cache, library_outcome, png_header_only, requires_models
 from poreseg.imageio import MAX_FILE_BYTES
 
 PHOTO = REPO_ROOT / "examples" / "lisa_15cm.jpg"
@@ -132,13 +133,13 @@ def test_the_library_refuses_over_the_limits_before_decoding(bomb, oversized, de
 def test_the_app_refuses_over_the_limits_before_decoding(app_client, bomb, oversized, decoding, monkeypatch):
     import app
 
-    analysed, run_analysis = [], app.run_analysis
-    monkeypatch.setattr(app, "run_analysis", lambda path, options: analysed.append(path) or run_analysis(path, options))
+    read, read_photo = [], app.read_photo
+    monkeypatch.setattr(app, "read_photo", lambda path: read.append(path) or read_photo(path))
     assert "megapixel limit" in api_outcome(app_client, bomb)
-    assert len(analysed) == 1 and decoding == []  # read up to its header and refused there
+    assert len(read) == 1 and decoding == []  # read up to its header and refused there
     with pytest.raises(Exception, match="maximum file size"):
         api_outcome(app_client, oversized)  # Gradio refuses the upload itself
-    assert len(analysed) == 1 and decoding == []
+    assert len(read) == 1 and decoding == []
 
 
 # What the app's own log may say: sizes, method, timings, exception types.
@@ -164,13 +165,17 @@ def test_the_log_holds_sizes_and_timings_only(app_client, tmp_path, caplog, capf
 
 
 def files_under(folder: Path) -> set[Path]:
-    return {path for path in folder.rglob("*") if path.is_file()}
+    """The files below ``folder``. os.walk, not rglob: the app's upload sweep (and other apps sharing Gradio's
+    cache) delete folders while this looks."""
+    return {Path(root) / name for root, _, names in os.walk(folder) for name in names}
 
 
-def sweep_later(app, seconds: float) -> None:
-    """The app's upload sweep as it runs ``seconds`` from now (it runs every UPLOAD_SWEEP_SECONDS)."""
-    for path in app.UPLOADS.sweep(list(app.demo.upload_file_set), app._needed_files(), now=time.time() + seconds):
-        app.demo.upload_file_set.discard(path)
+def sweep_later(app, seconds: float) -> list[str]:
+    """The app's upload sweep as it runs ``seconds`` from now (it runs every UPLOAD_SWEEP_SECONDS); the
+    paths it deleted."""
+    from dashboard.uploads import sweep_gradio_uploads
+
+    return sweep_gradio_uploads(app.demo, app.UPLOADS, now=time.time() + seconds)
 
 
 def test_an_api_request_leaves_nothing_behind(app_client, tmp_path):
@@ -178,18 +183,20 @@ def test_an_api_request_leaves_nothing_behind(app_client, tmp_path):
     image too."""
     import app
 
-    cache = Path(app.demo.GRADIO_CACHE)
+    cache = gradio_cache()
     photo, text = tmp_path / "probe-photo.jpg", tmp_path / "probe-notes.jpg"
     shutil.copy(PHOTO, photo)
     text.write_text("not a photo")
-    before, folders = files_under(cache), set(cache.iterdir())
+    before, folders, sessions = files_under(cache), set(cache.iterdir()), set(app.SESSIONS_DIR.iterdir())
     assert isinstance(api_outcome(app_client, photo), dict)
     assert "not an image" in api_outcome(app_client, text)
-    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    deleted = sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    assert {Path(path).name for path in deleted} >= {photo.name, text.name}
     # No file is left, nor a folder: neither Gradio's for the uploads nor a session's (the API keeps none).
     assert files_under(cache) - before == set()
     assert set(cache.iterdir()) - folders == set()
-    assert not any(Path(path).name.startswith("probe-") for path in app.demo.upload_file_set)
+    assert set(app.SESSIONS_DIR.iterdir()) == sessions
+    assert sweep_later(app, app.UPLOAD_LINGER_SECONDS) == []  # the sweep forgets what it deleted
     assert app.UPLOAD_LINGER_SECONDS + app.UPLOAD_SWEEP_SECONDS <= 30
 
 
@@ -206,8 +213,8 @@ def test_an_upload_no_request_reads_is_gone_within_a_minute(app_client, tmp_path
     assert Path(path).exists()
     sweep_later(app, app.UPLOAD_ORPHAN_SECONDS - 1)
     assert Path(path).exists()
-    sweep_later(app, app.UPLOAD_ORPHAN_SECONDS)
-    assert not Path(path).exists() and path not in app.demo.upload_file_set
+    assert sweep_later(app, app.UPLOAD_ORPHAN_SECONDS) == [path]
+    assert not Path(path).exists()
     assert app.UPLOAD_ORPHAN_SECONDS + app.UPLOAD_SWEEP_SECONDS <= 60
 
 
@@ -230,17 +237,22 @@ def test_identical_uploads_at_once_are_all_analysed_then_deleted(app_client, tmp
     reports = [job.result(timeout=300) for job in jobs]
     assert all(report["face"] == reports[0]["face"] for report in reports)
     sweep_later(app, app.UPLOAD_LINGER_SECONDS)
-    assert not any(path.name == photo.name for path in files_under(Path(app.demo.GRADIO_CACHE)))
+    assert not any(path.name == photo.name for path in files_under(gradio_cache()))
 
 
-def test_an_upload_identical_to_an_example_leaves_the_example(app_client):
-    """Gradio keeps the examples in its cache for every visitor; an upload of the same file shares it."""
+def test_an_upload_identical_to_an_example_is_deleted_and_leaves_the_example(app_client):
+    """The examples are served from examples/ (static paths), so an upload of the same file is a copy in
+    Gradio's cache like any other upload."""
+    import gradio as gr
+
     import app
 
-    examples = {Path(path) for block in app.demo.blocks.values() for path in getattr(block, "keep_in_cache", ())}
-    [example] = [path for path in examples if path.name == PHOTO.name]
+    [examples] = [block for block in app.demo.blocks.values() if isinstance(block, gr.Dataset)]
+    assert {Path(sample["path"]).parent for [sample] in examples.samples} == {app.EXAMPLES_DIR}
     assert isinstance(api_outcome(app_client, PHOTO), dict)
-    assert example.read_bytes() == PHOTO.read_bytes()
+    [deleted] = sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    assert Path(deleted).name == PHOTO.name and Path(deleted).is_relative_to(gradio_cache())
+    assert not Path(deleted).exists() and PHOTO.exists()
 
 
 def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
@@ -248,19 +260,24 @@ def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
     reuses the photo."""
     import app
 
-    upload = Path(app.demo.GRADIO_CACHE) / "probe-dashboard" / "selfie.jpg"  # where Gradio keeps an upload
+    upload = gradio_cache() / "probe-dashboard" / "selfie.jpg"  # where Gradio keeps an upload
     upload.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(PHOTO, upload)
-    app.demo.upload_file_set.add(str(upload))
+    app.demo.upload_file_set.add(str(upload))  # as Gradio's upload route does
     image = {"path": str(upload), "meta": {"_type": "gradio.FileData"}}
-    first = app.analyse(image, "dog", [], None)
-    assert first[app.status].startswith("Analysed") and upload.exists()  # the browser shows it meanwhile
+    tab = SimpleNamespace(session_hash="probe-tab")  # the gr.Request Gradio hands over
+    first = app.analyse(image, "dog", [], None, tab)[app.state]
+    assert first.analysis is not None and upload.exists()  # the browser shows it meanwhile
     sweep_later(app, app.UPLOAD_LINGER_SECONDS)
     assert not upload.parent.exists()
-    again = app.analyse(image, "dog", [], first[app.state])
+    rgb = first.rgb
+    again = app.analyse(image, "dog", [], first, tab)
     assert again[app.status].startswith("Analysed")
-    assert again[app.state].rgb is first[app.state].rgb
-    again[app.state].close()
+    assert again[app.state].rgb is rgb
+    # The previous analysis was closed, and closing the tab closes this one: files and memory let go.
+    assert first.closed and first.rgb is None
+    app.forget_session(tab)
+    assert again[app.state].closed and again[app.state].analysis is None
 
 
 def test_the_command_line_leaves_nothing_but_its_report(run, tmp_path, monkeypatch):

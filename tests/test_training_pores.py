@@ -13,9 +13,10 @@ import torch
 from poreseg.classes import IGNORE
 from poreseg.training import datasets, train_psnet
 from poreseg.training.evaluate_pores import StabilityTable
+from poreseg.training.losses import FAINT_TARGET, pore_loss
 from poreseg.training.pore_scoring import DetectionCounts, component_centroids, mask_dice, match_radius, matched_pairs
 from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, save_photo
-from poreseg.training.train_psnet import pore_loss, pore_shaped, stage_steps, update_labels
+from poreseg.training.train_psnet import pore_shaped, stage_steps, update_labels
 
 DATA_DIR = datasets.DEFAULT_DATA_DIR
 
@@ -164,7 +165,7 @@ def test_pore_loss_skips_ignored_pixels_and_rewards_the_truth():
 def test_pore_loss_pulls_faint_spots_to_their_soft_target_and_weighs_structures():
     from poreseg.classes import FAINT, STRUCTURE
     faint = torch.tensor([[[FAINT]]])
-    at_target = torch.logit(torch.tensor(train_psnet.FAINT_TARGET)).reshape(1, 1, 1, 1)
+    at_target = torch.logit(torch.tensor(FAINT_TARGET)).reshape(1, 1, 1, 1)
     assert pore_loss(at_target, faint) < pore_loss(at_target + 3, faint)
     assert pore_loss(at_target, faint) < pore_loss(at_target - 3, faint)
     # A structure costs more than plain skin when called a pore.

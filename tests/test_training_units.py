@@ -1,6 +1,9 @@
 """Fast unit tests of training code that needs no data folder."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -10,13 +13,15 @@ from hypothesis import strategies as st
 
 from poreseg.classes import (BACKGROUND, BODY, BROW, CLASSES, EYE, HAIR, IGNORE, LIPS, MOUTH, NOSE, OCCLUDER,
                              SKIN)
+from conftest import REPO_ROOT
 from poreseg.metrics import pore_score
 from poreseg.training.calibrate_score import calibrated_reference, method_summary
 from poreseg.training.crop_lists import StructureCrop, load_crops, parse_parts
-from poreseg.training.evaluate import GLASSES_CSV, TO_FASSEG, confusion, glasses_table, iou_per_class
+from poreseg.training.evaluate import GLASSES_CSV, glasses_table
 from poreseg.training.labels import _split_fasseg_hair, feature_box
+from poreseg.training.losses import consensus_loss, dice_loss
 from poreseg.training.parser_data import object_ids
-from poreseg.training.train_parser import consensus_loss, dice_loss
+from poreseg.training.segmentation_metrics import TO_FASSEG, confusion, iou_per_class
 from poreseg.training.train_portrait import INPUT_SIZE, composed_scene, person_free_scene
 
 C = len(CLASSES)
@@ -308,3 +313,20 @@ def test_glasses_set_lists_frames_inside_their_crops():
     for crop in crops:
         mask = crop.structure_mask()
         assert mask.shape == (crop.height, crop.width) and 0 < mask.mean() < 0.6
+
+
+# --- module boundaries ----------------------------------------------------------------------------
+EVALUATION_MODULES = {"evaluate", "evaluate_pores", "pore_checks", "model_card"}
+
+
+def test_the_trainers_never_import_the_evaluation():
+    """The trainers share losses (losses.py) and scores (segmentation_metrics.py, pore_scoring.py) with
+    the evaluation, never its modules: an evaluation can change without touching how networks train."""
+    trainers = ("train_parser", "train_portrait", "train_psnet", "synthetic_ceiling")
+    code = ("import sys\n" + "".join(f"import poreseg.training.{name}\n" for name in trainers)
+            + "print(' '.join(m.rsplit('.', 1)[-1] for m in sys.modules if m.startswith('poreseg.training.')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    imported = set(result.stdout.split())
+    assert set(trainers) <= imported and "losses" in imported
+    assert imported & EVALUATION_MODULES == set()

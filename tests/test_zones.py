@@ -144,8 +144,8 @@ def test_the_larger_of_two_real_faces_keeps_its_scale_and_zones():
 
     alone, together = (analyze(photo, AnalysisOptions(method="dog")) for photo in (larger, pair))
     assert together.parsing.faces_found == 2
-    assert together.mm_per_px is not None
-    assert together.mm_per_px == pytest.approx(alone.mm_per_px, rel=0.1)
+    assert together.face.mm_per_px is not None
+    assert together.face.mm_per_px == pytest.approx(alone.face.mm_per_px, rel=0.1)
     for name, value in vars(alone.zones.landmarks).items():  # in eye distances
         assert getattr(together.zones.landmarks, name) == pytest.approx(value, abs=0.05), name
 

@@ -11,20 +11,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from poreseg.classes import BACKGROUND, BODY, BROW, EYE, HAIR, LIPS, MOUTH, NOSE, OCCLUDER, SKIN
+from poreseg.classes import OCCLUDER, SKIN
 from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, load_crops
-from poreseg.training.segmentation_metrics import dataset_iou, person_iou
+from poreseg.training.segmentation_metrics import dataset_iou, facemask_table, fasseg_table, person_iou
 
-FASSEG_CLASSES = ("background", "skin", "hair", "eyes", "nose", "mouth")
-# Our class id -> FASSEG class id (brows count as hair there; clothes and occluders as background).
-TO_FASSEG = np.zeros(256, np.uint8)
-TO_FASSEG[[BACKGROUND, BODY, OCCLUDER]] = 0
-TO_FASSEG[SKIN] = 1
-TO_FASSEG[[HAIR, BROW]] = 2
-TO_FASSEG[EYE] = 3
-TO_FASSEG[NOSE] = 4
-TO_FASSEG[[LIPS, MOUTH]] = 5
 # The glasses set, by coordinates: frames on 6 mste photos (a centre line placed by eye; the frame's pixels within
 # 20-45 px of it, found as thin dark structure, or dark and bright for metal, by a morphological black-hat /
 # top-hat and an Otsu threshold, checked on an overlay; rim parts that do not stand out are left out, so that
@@ -32,43 +23,6 @@ TO_FASSEG[[LIPS, MOUTH]] = 5
 # each lens).
 GLASSES_CSV = Path(__file__).with_name("glasses.csv")
 GLASSES_SKIN_FLOOR, GLASSES_SKIN_GOAL = 0.10, 0.03  # issue 14: share of glasses pixels called skin
-
-
-def confusion(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
-    return np.bincount(truth.ravel().astype(np.int64) * classes + predicted.ravel(),
-                       minlength=classes * classes).reshape(classes, classes)
-
-
-def iou_per_class(matrix: np.ndarray) -> np.ndarray:
-    tp = np.diag(matrix).astype(np.float64)
-    union = matrix.sum(0) + matrix.sum(1) - tp
-    return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
-
-
-def fasseg_table(parse: Callable[[np.ndarray], np.ndarray], samples: list[datasets.Sample]) -> dict[str, float]:
-    """Per-class IoU and 6-class mIoU (dataset-level confusion) of ``parse`` (rgb -> our labels)."""
-    matrix = np.zeros((6, 6), np.int64)
-    for sample in samples:
-        rgb = datasets.read_rgb(sample.image)
-        truth = datasets.read_label(sample.fasseg_labels, rgb.shape[:2])
-        matrix += confusion(truth, TO_FASSEG[parse(rgb)], 6)
-    ious = iou_per_class(matrix)
-    return {**{name: float(v) for name, v in zip(FASSEG_CLASSES, ious)}, "mIoU": float(np.nanmean(ious))}
-
-
-def facemask_table(parse: Callable[[np.ndarray], np.ndarray], samples: list[datasets.Sample]) -> dict[str, float]:
-    """How the parser sees the face-mask pixels of MaskedFace: occluder IoU and share called skin."""
-    inter = union = mask_pixels = as_skin = 0
-    for sample in samples:
-        rgb = datasets.read_rgb(sample.image)
-        truth = datasets.read_label(sample.facemask_labels, rgb.shape[:2]) == 2
-        labels = parse(rgb)
-        predicted = labels == OCCLUDER
-        inter += (truth & predicted).sum()
-        union += (truth | predicted).sum()
-        mask_pixels += truth.sum()
-        as_skin += (truth & (labels == SKIN)).sum()
-    return {"occluder IoU": inter / max(union, 1), "mask pixels called skin": as_skin / max(mask_pixels, 1)}
 
 
 def glasses_table(parse: Callable[[np.ndarray], np.ndarray], data_dir: Path, crops: list[StructureCrop]
@@ -126,15 +80,12 @@ def format_table(title: str, rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def parser_report(parse: Callable[[np.ndarray], np.ndarray], data_dir: Path, quick: bool = False) -> str:
-    rows = {"fasseg v3 held-out subject": fasseg_table(parse, datasets.fasseg(data_dir, "v3_held_out"))}
-    if not quick:
-        rows = {"fasseg v2_test": fasseg_table(parse, datasets.fasseg(data_dir, "v2_test")), **rows}
+def parser_report(parse: Callable[[np.ndarray], np.ndarray], data_dir: Path) -> str:
+    rows = {"fasseg v2_test": fasseg_table(parse, datasets.fasseg(data_dir, "v2_test")),
+            "fasseg v3 held-out subject": fasseg_table(parse, datasets.fasseg(data_dir, "v3_held_out"))}
     text = format_table("Face parser, FASSEG classes (IoU)", rows)
-    masks = facemask_table(parse, datasets.maskedface(data_dir, "test")[:: 5 if quick else 1])
+    masks = facemask_table(parse, datasets.maskedface(data_dir, "test"))
     text += "\n\n" + format_table("Face parser, MaskedFace test face masks", {"maskedface test": masks})
-    if quick:  # training-time validation: the glasses photos are large, parsing them each time costs
-        return text
     crops = load_crops(GLASSES_CSV)
     rows = glasses_table(parse, data_dir, crops)
     title = (f"Face parser, glasses set ({len(crops)} crops of {len(set(c.image for c in crops))} photos): "

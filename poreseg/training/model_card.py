@@ -306,12 +306,12 @@ def targets_table(rows: list[tuple[str, str, float, float]]) -> str:
 
 def evaluate_parser(net, data: Path) -> tuple[str, str]:
     from poreseg import parsing
-    from poreseg.training import evaluate
+    from poreseg.training import evaluate, segmentation_metrics
     session = parsing.FaceParser.from_net(net)  # exactly the hashed bytes, whatever the old card says
     parse = remembered(lambda rgb: session(rgb).labels)
     report = evaluate.parser_report(parse, data)
-    fasseg = evaluate.fasseg_table(parse, datasets.fasseg(data, "v2_test"))
-    masks = evaluate.facemask_table(parse, datasets.maskedface(data, "test"))
+    fasseg = segmentation_metrics.fasseg_table(parse, datasets.fasseg(data, "v2_test"))
+    masks = segmentation_metrics.facemask_table(parse, datasets.maskedface(data, "test"))
     return report, targets_table([
         ("FASSEG v2_test 6-class mIoU", ">=", 0.80, fasseg["mIoU"]),
         ("FASSEG v2_test skin IoU", ">=", 0.85, fasseg["skin"]),
@@ -347,7 +347,7 @@ def evaluate_psnet(net, data: Path) -> tuple[str, str]:
 
 
 def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
-    from poreseg.training import patches
+    from poreseg.training import losses, patches
     from poreseg.training import train_psnet as t
     test = datasets.pore_sources(data, "test")
     train = datasets.pore_sources(data, "train")
@@ -368,15 +368,15 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
                 n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
                 stages=", ".join(described), mc_samples=t.MC_SAMPLES, uncertain=t.UNCERTAIN,
                 pore_probability=t.PORE_PROBABILITY, skin_probability=t.SKIN_PROBABILITY, batch=t.BATCH,
-                lr=t.LEARNING_RATE, gce_q=t.GCE_Q, max_pore_weight=t.MAX_PORE_WEIGHT,
-                tversky_fp=t.TVERSKY_FALSE_POSITIVE, tversky_fn=t.TVERSKY_FALSE_NEGATIVE, patch=patches.PATCH_PX,
+                lr=t.LEARNING_RATE, gce_q=losses.GCE_Q, max_pore_weight=losses.MAX_PORE_WEIGHT,
+                tversky_fp=losses.TVERSKY_FALSE_POSITIVE, tversky_fn=losses.TVERSKY_FALSE_NEGATIVE, patch=patches.PATCH_PX,
                 scale_low=patches.SCALE_RANGE[0], scale_high=patches.SCALE_RANGE[1], rotation=patches.ROTATION_SD_DEG)
 
 
 def card_facts(model: str, data: Path) -> dict:
     """Sizes of the data sources (counted from the data folder) and the training constants."""
     from poreseg import parsing, portrait
-    from poreseg.training import occlusion, parser_data, train_parser, train_portrait
+    from poreseg.training import losses, occlusion, parser_data, train_portrait
     count = {key: len(value) for key, value in {
         "n_fasseg": datasets.fasseg(data, "v2_train") + datasets.fasseg(data, "v3_fit"),
         "n_celeb": datasets.celeb1k(data, "train") + datasets.celeb1k(data, "val"),
@@ -390,7 +390,7 @@ def card_facts(model: str, data: Path) -> dict:
                  first_test=datasets.HUMAN_SEG_FIRST_TEST_ID)
     if model == "parser":
         count.update(n_templates=len(occlusion.load_mask_templates(data)), crop_scale=parsing.CROP_SCALE,
-                     dice=train_parser.DICE_WEIGHT, consensus=train_parser.CONSENSUS_WEIGHT,
+                     dice=losses.DICE_WEIGHT, consensus=losses.CONSENSUS_WEIGHT,
                      find_share=parser_data.FIND_VIEW_SHARE, occlusion_share=parser_data.OCCLUSION_SHARE,
                      fasseg_repeat=parser_data.HUMAN_FACE_LABEL_REPEAT)
     else:

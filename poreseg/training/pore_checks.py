@@ -255,9 +255,9 @@ def face_skin_densities(data_dir: Path, methods: dict[str, PoreMethod]) -> Calla
         path = data_dir / image
         rgb = datasets.read_rgb(path)
         analysis = analyze(rgb, AnalysisOptions(method="dog"))
-        pores = methods[method](rgb, analysis.region, analysis.pore_px) & analysis.region
+        pores = methods[method](rgb, analysis.face.region, analysis.face.pore_px) & analysis.face.region
         count = len(component_centroids(pores))
-        return count / (analysis.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2)
+        return count / (analysis.face.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2)
     return density
 
 
@@ -280,10 +280,10 @@ def measure_face(rgb: np.ndarray, methods: dict[str, PoreMethod]) -> FaceMeasure
     metrics = {}
     if measurable:
         for name, method in methods.items():
-            mask = method(rgb, analysis.region, analysis.pore_px) & analysis.region
-            metrics[name] = measure(find_pores(mask, analysis.zones), analysis.zones, analysis.mm_per_px,
+            mask = method(rgb, analysis.face.region, analysis.face.pore_px) & analysis.face.region
+            metrics[name] = measure(find_pores(mask, analysis.zones), analysis.zones, analysis.face.mm_per_px,
                                     METHODS[METHOD_REFERENCES[name]].reference)
-    return FaceMeasurement(measurable, analysis.pore_px, metrics)
+    return FaceMeasurement(measurable, analysis.face.pore_px, metrics)
 
 
 def zone_density(metrics: FaceMetrics, zones: tuple[str, ...]) -> float | None:
@@ -494,11 +494,11 @@ def sharp_photo(name: str, path: Path) -> SharpPhoto | None:
     would not measure pores in it or gives no millimetre scale."""
     rgb = datasets.read_rgb(path)
     analysis = analyze(rgb, AnalysisOptions(method="dog"))
-    if not analysis.pores_measured or analysis.mm_per_px is None:
+    if not analysis.pores_measured or analysis.face.mm_per_px is None:
         return None
-    window = window_around_middle(analysis.region, SURVIVAL_WINDOW_PX)
-    return SharpPhoto(name, np.ascontiguousarray(rgb[window]), np.ascontiguousarray(analysis.region[window]),
-                      analysis.pore_px, analysis.mm_per_px)
+    window = window_around_middle(analysis.face.region, SURVIVAL_WINDOW_PX)
+    return SharpPhoto(name, np.ascontiguousarray(rgb[window]), np.ascontiguousarray(analysis.face.region[window]),
+                      analysis.face.pore_px, analysis.face.mm_per_px)
 
 
 def sharpest_photos(data_dir: Path) -> list[SharpPhoto]:

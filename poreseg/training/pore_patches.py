@@ -2,7 +2,7 @@
 
     python -m poreseg.training.pore_patches --data ../shared/data [--out cache/pores]
 
-For every training photo: face parsing -> pore region (``skin_region``) -> pore scale (mm per pixel from
+For every training photo: face parsing -> pore region (``face.locate``, as the app) -> pore scale (mm per pixel from
 the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels. One ``KEY.npz`` per
 photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
 pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
@@ -20,19 +20,23 @@ from pathlib import Path
 import numpy as np
 
 from poreseg import face as face_module
+from poreseg import parsing as parsing_module
 from poreseg import skin as skin_module
 from poreseg import zones as zones_module
-from poreseg.pores import dog, scale, segment
+from poreseg.face import locate
+from poreseg.models import parser_net
+from poreseg.parsing import parse_face
+from poreseg.pores import dog, scale
 from poreseg.pores.dog import coarse_labels, dog_pores
-from poreseg.pores.segment import PoreError, face_region
 from poreseg.training import datasets
 from poreseg.weights import WEIGHTS_DIR
 
 DEFAULT_CACHE = Path("cache/pores")
-# What the cached regions, scales and coarse labels depend on.
-LABELLER_FILES = (Path(dog.__file__), Path(scale.__file__), Path(skin_module.__file__), Path(segment.__file__),
-                  Path(face_module.__file__), Path(zones_module.__file__),
-                  WEIGHTS_DIR / "face_parser.pt")
+# What makes the cached regions, scales and coarse labels: the face parser (its code and weights), the
+# face's geometry and DoGPore. A change to any other file (PS-Net's inference, say) leaves the cache valid.
+LABELLER_FILES = (Path(parsing_module.__file__), Path(parser_net.__file__), WEIGHTS_DIR / "face_parser.pt",
+                  Path(face_module.__file__), Path(skin_module.__file__), Path(zones_module.__file__),
+                  Path(scale.__file__), Path(dog.__file__))
 
 
 def labeller_fingerprint() -> str:
@@ -53,13 +57,13 @@ class FaceSkin:
 
 def face_skin(rgb: np.ndarray) -> FaceSkin | None:
     """The pore region and scale of the photo's largest face; None without a face or a region."""
-    try:
-        region, mm_per_px, pore_px = face_region(rgb, None)
-    except PoreError:
+    parsing = parse_face(rgb)
+    if parsing.faces_found == 0:
         return None
-    if not region.any():
+    face = locate(rgb, parsing)
+    if not face.region.any():
         return None
-    return FaceSkin(region, pore_px, mm_per_px)
+    return FaceSkin(face.region, face.pore_px, face.mm_per_px)
 
 
 @dataclass(frozen=True)

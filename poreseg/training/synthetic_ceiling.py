@@ -20,7 +20,8 @@ from poreseg.training import loop
 from poreseg.training.pore_patches import DEFAULT_CACHE, load_cache
 from poreseg.training.pore_variants import VARIANTS, build_net
 from poreseg.training.synthetic_patches import synthetic_batches
-from poreseg.training.train_psnet import BATCH, CHECKPOINT_EVERY, LEARNING_RATE, pore_loss, synthetic_validation
+from poreseg.training.losses import pore_loss
+from poreseg.training.train_psnet import BATCH, CHECKPOINT_EVERY, LEARNING_RATE, synthetic_validation
 
 SYNTHETIC = next(variant for variant in VARIANTS if variant.labels == "synthetic")
 

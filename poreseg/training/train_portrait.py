@@ -14,14 +14,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from poreseg.classes import IGNORE
 from poreseg.models.portrait_net import PortraitNet
 from poreseg.parsing import normalise
 from poreseg.portrait import INPUT_SIZE, PortraitSegmenter
-from poreseg.training import datasets, evaluate, loop
+from poreseg.training import datasets, loop
 from poreseg.training.augment import photometric
+from poreseg.training.losses import portrait_loss
+from poreseg.training.segmentation_metrics import person_iou
 
 STORE_MAX_SIDE = 512
 HUMAN_MASK_REPEAT = 8  # human_seg's varied scenes are what the teacher's portraits lack
@@ -163,15 +164,6 @@ def batches(items, weights, humans, scenes, batch_size: int, seed: int = 0):
         yield torch.cat(xs), torch.from_numpy(np.stack(ys).astype(np.int64))
 
 
-def portrait_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-    valid = labels != IGNORE
-    person = logits.softmax(1)[:, 1][valid]
-    truth = (labels[valid] == 1).float()
-    dice = 1 - (2 * (person * truth).sum() + 1) / (person.sum() + truth.sum() + 1)
-    return F.cross_entropy(logits, labels, ignore_index=IGNORE) + dice
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m poreseg train portrait", description=__doc__)
     parser.add_argument("--data", type=Path, default=datasets.DEFAULT_DATA_DIR)
@@ -197,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         # The training split only: the dev test split stays for the final report.
         session = PortraitSegmenter.from_net(model)
         samples = datasets.human_seg(args.data, "train")[::6]
-        return f"person IoU on a training subset {evaluate.person_iou(session, samples):.3f}"
+        return f"person IoU on a training subset {person_iou(session, samples):.3f}"
 
     if args.init and not args.checkpoint.exists():
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])

@@ -28,11 +28,11 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from poreseg.classes import FAINT, IGNORE, STRUCTURE
+from poreseg.classes import IGNORE, STRUCTURE
 from poreseg.pores.segment import PoreSegmenter, prepare_input, working_scale
 from poreseg.training import loop
+from poreseg.training.losses import pore_loss
 from poreseg.training.negatives import add_negatives
 from poreseg.training.patches import random_patch, skin_jitter
 from poreseg.training.pore_patches import DEFAULT_CACHE, PorePhoto, load_cache
@@ -47,21 +47,6 @@ LEARNING_RATE = 3e-3
 CHECKPOINT_EVERY = 100
 VALIDATION_PATCHES = 32  # rendered into training photos, scored at every checkpoint (~4 s, ~10% of the time)
 VALIDATION_SEED = 7
-
-GCE_Q = 0.7  # generalised cross-entropy exponent: 0 is cross-entropy, 1 is MAE (most noise-tolerant)
-# Pores are ~3% of the hard-labelled pixels; a full balance (33x) over-detects.
-MAX_PORE_WEIGHT = 10.0
-# Faint dark spots (coarse label FAINT): some are pores a person would mark, most are skin texture. Their
-# soft target keeps them under any sensible threshold but above clear skin, so the network grades them
-# instead of calling every dark speck a pore (as it does when they are ignored).
-FAINT_TARGET = 0.25
-FAINT_WEIGHT = 1.0
-# Structures (hairs, creases, highlights, drawn lines: coarse label STRUCTURE) are few pixels against the
-# skin; unweighted, a network learned to mark them (11.6 false detections per cm2 on the structures
-# benchmark against DoGPore's 3.7).
-STRUCTURE_WEIGHT = 5.0
-TVERSKY_FALSE_POSITIVE, TVERSKY_FALSE_NEGATIVE = 0.3, 0.7
-TVERSKY_WEIGHT = 1.0
 
 # Pseudo labels: a prediction is confident when its Monte-Carlo uncertainty is at most UNCERTAIN and its
 # probability at least PORE_PROBABILITY (pore) or at most SKIN_PROBABILITY (no pore).
@@ -124,33 +109,6 @@ def timed(batch_iterator: Iterator, log, after: int = 20) -> Iterator:
         if count == after:
             log(f"speed: {after / (time.time() - started):.2f} steps/s (batch of {len(batch[0])})")
         yield batch
-
-
-def pore_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Noise-tolerant loss on labelled pixels (``labels`` 1 pore, 0 or STRUCTURE no pore, FAINT soft,
-    IGNORE skipped):
-    generalised cross-entropy and a Tversky term on the hard labels, binary cross-entropy towards
-    FAINT_TARGET on the faint spots."""
-    hard = (labels == 0) | (labels == 1) | (labels == STRUCTURE)
-    faint = labels == FAINT
-    loss = logits.sum() * 0.0
-    if bool(faint.any()):
-        loss = loss + FAINT_WEIGHT * F.binary_cross_entropy_with_logits(
-            logits[:, 0][faint], torch.full((int(faint.sum()),), FAINT_TARGET))
-    if not bool(hard.any()):
-        return loss
-    probability = torch.sigmoid(logits[:, 0][hard])
-    pore = (labels[hard] == 1).float()
-    p_label = torch.where(pore > 0, probability, 1 - probability).clamp_min(1e-6)
-    pores = pore.sum()
-    pore_weight = ((pore.numel() - pores) / pores.clamp_min(1)).clamp(1.0, MAX_PORE_WEIGHT)
-    weights = torch.where(pore > 0, pore_weight, torch.ones_like(pore))
-    weights = torch.where(labels[hard] == STRUCTURE, STRUCTURE_WEIGHT, weights)
-    gce = (weights * (1 - p_label ** GCE_Q) / GCE_Q).sum() / weights.sum()
-    true_pos = (probability * pore).sum()
-    tversky = 1 - (true_pos + 1) / (true_pos + TVERSKY_FALSE_POSITIVE * (probability * (1 - pore)).sum()
-                                    + TVERSKY_FALSE_NEGATIVE * ((1 - probability) * pore).sum() + 1)
-    return loss + gce + TVERSKY_WEIGHT * tversky
 
 
 def pore_shaped(mask: np.ndarray, pore_px: float) -> np.ndarray:
