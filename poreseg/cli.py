@@ -116,12 +116,16 @@ def eval_command(args: argparse.Namespace) -> int:
         from poreseg.training import evaluate_pores
         return evaluate_pores.main(["--data", str(data)])
     else:
-        from poreseg.portrait import segment_portrait
+        from poreseg.portrait import PortraitSegmenter
         if not args.teacher.is_dir():
             print(f"{PROG}: error: teacher masks {args.teacher} not found (pass --teacher; README Training, step 1)",
                   file=sys.stderr)
             return 2
-        print(evaluate.portrait_report(evaluate.portrait_scores(segment_portrait, data, args.teacher), data))
+        if args.weights and not args.weights.is_file():
+            print(f"{PROG}: error: weights {args.weights} not found", file=sys.stderr)
+            return 2
+        segment = PortraitSegmenter.load(args.weights) if args.weights else PortraitSegmenter.shared()
+        print(evaluate.portrait_report(evaluate.portrait_scores(segment, data, args.teacher), data))
     return 0
 
 
@@ -190,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, help="data folder (default: PORESEG_DATA or ../shared/data)")
     evaluate.add_argument("--teacher", type=Path, default=Path("cache/teacher"),
                           help="portrait: the teacher's masks, for the mste rows (default: cache/teacher)")
+    evaluate.add_argument("--weights", type=Path,
+                          help="portrait: a weights file or training checkpoint to evaluate instead of the shipped one")
     evaluate.set_defaults(run=eval_command)
 
     train = commands.add_parser("train", help="train a model; further arguments go to its trainer")

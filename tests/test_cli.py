@@ -74,6 +74,13 @@ def test_eval_portrait_without_teacher_masks(run, tmp_path):
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_eval_portrait_with_missing_weights_file(run, tmp_path):
+    result = run("eval", "portrait", "--data", tmp_path, "--teacher", tmp_path, "--weights", tmp_path / "gone.pt")
+    assert result.returncode == 2
+    assert "gone.pt" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 @requires_weights("face_parser", "portrait")  # the labels are fused with the person matte
 @pytest.mark.parametrize("with_overlay", [False, True])
 def test_parse(run, tmp_path, example_image, with_overlay):

@@ -9,10 +9,11 @@ from PIL import Image
 
 from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.training import datasets
-from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureCrop,
-                                          StructureSample, SurvivalCurve, SurvivalStep, agreement_statistics,
-                                          landmark_pore_px, load_structures, main, parse_parts, read_tem, spread,
-                                          structure_false_detections, structures_benchmark, survival_share)
+from poreseg.training.crop_lists import StructureCrop, parse_parts
+from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureSample, SurvivalCurve,
+                                          SurvivalStep, agreement_statistics, landmark_pore_px, load_structures, main,
+                                          read_tem, spread, structure_false_detections, structures_benchmark,
+                                          survival_share)
 
 
 def _dot(mask: np.ndarray, x: int, y: int) -> None:

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +16,13 @@ from poreseg.classes import (BACKGROUND, BODY, BROW, CLASSES, EYE, HAIR, IGNORE,
 from conftest import REPO_ROOT
 from poreseg.metrics import pore_score
 from poreseg.training.calibrate_score import calibrated_reference, method_summary
+from poreseg.training.crop_lists import StructureCrop, load_crops, parse_parts
+from poreseg.training.evaluate import GLASSES_CSV, glasses_table
 from poreseg.training.labels import _split_fasseg_hair, feature_box
 from poreseg.training.losses import consensus_loss, dice_loss
 from poreseg.training.parser_data import object_ids
 from poreseg.training.segmentation_metrics import TO_FASSEG, confusion, iou_per_class
+from poreseg.training.train_portrait import INPUT_SIZE, composed_scene, person_free_scene
 
 C = len(CLASSES)
 # FASSEG label ids
@@ -234,6 +238,81 @@ def test_a_calibrated_reference_gives_the_median_face_63():
     assert pore_score(1.2, 0.002, reference) == pytest.approx(100 * 2 ** (-1 / 1.5))
     summary = method_summary("dog", densities, fractions)
     assert '"dog": ScoreReference(density_per_cm2=1.8, area_fraction=0.003)' in summary
+
+
+# --- portrait scene composites ----------------------------------------------------------------------
+
+def _striped_photo_with_person() -> tuple[np.ndarray, np.ndarray]:
+    """A 96x128 photo: green above, grey below, and a red 'person' box standing across both."""
+    rgb = np.zeros((96, 128, 3), np.uint8)
+    rgb[:48] = (40, 160, 40)
+    rgb[48:] = (120, 120, 120)
+    person = np.zeros((96, 128), bool)
+    person[30:80, 50:70] = True
+    rgb[person] = (220, 20, 20)
+    return rgb, person
+
+
+def test_person_free_scene_paints_the_person_out_and_keeps_the_rest():
+    rgb, person = _striped_photo_with_person()
+    scene = person_free_scene(rgb, person)
+    assert scene.shape == rgb.shape
+    red = (scene[..., 0] > 150) & (scene[..., 1] < 80)
+    assert not red.any()
+    far = np.ones_like(person)
+    far[20:90, 40:80] = False  # away from the dilated hole the photo is untouched
+    assert np.array_equal(scene[far], rgb[far])
+
+
+def test_composed_scene_labels_only_the_pasted_people():
+    rgb, person = _striped_photo_with_person()
+    scene = person_free_scene(rgb, person)
+    items = [(rgb, person.astype(np.uint8))]
+    rng = np.random.default_rng(0)
+    saw_person = saw_empty = False
+    for _ in range(40):
+        view, label = composed_scene(scene, items, [0], rng)
+        assert view.shape == (INPUT_SIZE, INPUT_SIZE, 3) and label.shape == (INPUT_SIZE, INPUT_SIZE)
+        assert set(np.unique(label)) <= {0, 1}
+        red = (view[..., 0] > 150) & (view[..., 1] < 80)
+        # Labelled person pixels are the pasted red person (its blended rim aside), the rest is background.
+        assert np.count_nonzero(red & (label == 0)) <= 0.25 * max(1, np.count_nonzero(red))
+        assert np.count_nonzero((label == 1) & ~red) <= 0.25 * max(1, np.count_nonzero(label == 1))
+        saw_person |= bool(label.any())
+        saw_empty |= not label.any()
+    assert saw_person and saw_empty
+
+
+# --- glasses set ------------------------------------------------------------------------------------
+
+def test_glasses_table_counts_structure_pixels_by_parsed_class(tmp_path):
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / "photo.png")
+    # A 20x10 frame box at (10, 10) of the photo, half of it (x < 20 in the photo) in the skin half below,
+    # and a thick line across the occluder half.
+    frame = StructureCrop("photo.png", 10, 10, 30, 20, "glasses", parse_parts("0 0; 19 0; 19 9; 0 9"), 0, "test", "", "")
+    lens = StructureCrop("photo.png", 30, 30, 20, 5, "sunglasses", parse_parts("0 1; 19 1"), 2, "test", "", "")
+    calls = []
+
+    def left_skin_right_occluder(rgb):
+        calls.append(rgb.shape)
+        labels = np.full(rgb.shape[:2], OCCLUDER, np.uint8)
+        labels[:, :20] = SKIN
+        return labels
+
+    rows = glasses_table(left_skin_right_occluder, tmp_path, [frame, lens])
+    assert calls == [(40, 60, 3)]  # the photo is parsed once for both crops
+    assert rows["glasses"] == pytest.approx({"pixels called skin": 0.5, "called occluder": 0.5})
+    assert rows["sunglasses"] == pytest.approx({"pixels called skin": 0.0, "called occluder": 1.0})
+    assert frame.structure_mask().sum() == 200
+    assert rows["all"]["pixels called skin"] == pytest.approx(100 / (200 + lens.structure_mask().sum()))
+
+
+def test_glasses_set_lists_frames_inside_their_crops():
+    crops = load_crops(GLASSES_CSV)
+    assert {crop.structure for crop in crops} == {"glasses", "sunglasses"}
+    for crop in crops:
+        mask = crop.structure_mask()
+        assert mask.shape == (crop.height, crop.width) and 0 < mask.mean() < 0.6
 
 
 # --- module boundaries ----------------------------------------------------------------------------

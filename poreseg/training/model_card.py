@@ -127,9 +127,14 @@ sha256: {sha}
 ## Training
 
 - Steps: {steps} (batch 16); training duration: {hours:g} h wall-clock on CPU.
-- Loss: cross-entropy + soft Dice on labelled pixels; AdamW (weight decay 1e-4), learning rate 4e-3,
-  200-step warm-up, cosine decay.
-- Augmentation: random crop of 55-100% of each side squashed to 256x256, rotation, flip; exposure,
+- Loss: cross-entropy + soft Dice on labelled pixels; AdamW (weight decay 1e-4), 200-step warm-up, cosine
+  decay from the peak learning rate (`--lr`, 4e-3 unless the notes say otherwise).
+- Augmentation: a random crop of 35-100% of each side (in {zoom_share:.0%} of the views a zoom-out to up to
+  {zoom_max:g}x the photo, mirrored at the border, so that its people become small) squashed to 256x256,
+  rotation, flip; a human_seg person pasted in front of {paste_share:.0%} of these views. {scene_share:.0%} of
+  all views are composed scenes instead: a human_seg training photo whose people cover less than
+  {scene_max:.0%} of it, its people painted out, with 1-{scene_people} human_seg people pasted in at
+  {scene_low:.0%}-{scene_high:.0%} of the view's side (none in {scene_empty:.0%} of them). Then exposure,
   colour, blur, noise and JPEG changes. Images are kept at most {store_max} px on the long side.
 {notes}
 ## Training data
@@ -143,11 +148,12 @@ Read from `{data}` (see its README.md); none of it is shipped. {n_train} trainin
 | `celeb1k_hair/train`, `celeb1k_hair/val` | {n_celeb} | MediaPipe selfie teacher | CelebAMask-HQ: non-commercial research only, no redistribution |
 | `maskedface/train` | {n_masked} | MediaPipe selfie teacher | MaskedFace-Net, CC BY-NC-SA 4.0 (FFHQ images under their own CC licences) |
 | `london/neutral_front`, `london/smiling_front` | {n_london} | MediaPipe selfie teacher | Face Research Lab London Set, CC BY 4.0: DeBruine L, Jones B (2017), doi:10.6084/m9.figshare.5047666.v5 |
-| `cc0_lisa/lisa` | {n_lisa} | MediaPipe selfie teacher | CC0, webmorphR.stim (Lisa DeBruine) |
-| `mste/images` | {n_mste} | MediaPipe selfie teacher | Monk Skin Tone Examples (MST-E), Google / TONL, Schumann et al. 2023; reported as CC BY 4.0, not confirmed |
+| `cc0_lisa/lisa`, `cc0_lisa/zoom` | {n_lisa} | MediaPipe selfie teacher | CC0, webmorphR.stim (Lisa DeBruine) |
+| `mste/images` (all but the {n_mste_test} held out) | {n_mste} | MediaPipe selfie teacher | Monk Skin Tone Examples (MST-E), Google / TONL, Schumann et al. 2023; reported as CC BY 4.0, not confirmed |
 
 Teacher pseudo labels (MediaPipe 0.10.21 selfie segmentation): person where its probability is above
-0.75, background below 0.25, ignored in between. Held out (never trained on): `human_seg` ids >= {first_test}.
+0.75, background below 0.25, ignored in between. Held out (not trained on by the current trainer):
+`human_seg` ids >= {first_test} and the {n_mste_test} held-out mste photos of the pore evaluation.
 
 ## Reproduction
 
@@ -319,7 +325,7 @@ def evaluate_portrait(net, data: Path) -> tuple[str, str]:
     from poreseg.training import evaluate
     scores = evaluate.portrait_scores(portrait.PortraitSegmenter.from_net(net), data, Path("cache/teacher"))
     return evaluate.portrait_report(scores, data), targets_table([
-        ("human_seg dev test person IoU", ">=", 0.92, scores["human_seg"]),
+        ("human_seg dev test person IoU", ">=", 0.82, scores["human_seg"]),  # issue 14's floor (goal 0.90)
         ("mste held-out IoU with the teacher", ">=", 0.93, scores["mste"]),
     ])
 
@@ -388,8 +394,16 @@ def card_facts(model: str, data: Path) -> dict:
                      find_share=parser_data.FIND_VIEW_SHARE, occlusion_share=parser_data.OCCLUSION_SHARE,
                      fasseg_repeat=parser_data.HUMAN_FACE_LABEL_REPEAT)
     else:
-        count.update(refine_max=portrait.REFINE_MAX_SIDE, store_max=train_portrait.STORE_MAX_SIDE,
-                     human_repeat=train_portrait.HUMAN_MASK_REPEAT)
+        t = train_portrait
+        keys = [s.key for s in datasets.portrait_training_samples(data)]
+        count.update(refine_max=portrait.REFINE_MAX_SIDE, store_max=t.STORE_MAX_SIDE, human_repeat=t.HUMAN_MASK_REPEAT,
+                     n_train=len(keys), n_mste=sum(k.startswith("mste_images/") for k in keys),
+                     n_lisa=sum(k.startswith(("cc0_lisa_lisa/", "cc0_lisa_zoom/")) for k in keys),
+                     n_mste_test=len(datasets.mste_portraits(data, "test")), zoom_share=t.ZOOM_OUT_SHARE,
+                     zoom_max=t.ZOOM_OUT_MAX, paste_share=t.PASTE_SHARE, scene_share=t.SCENE_SHARE,
+                     scene_max=t.SCENE_MAX_PERSON_SHARE, scene_people=t.SCENE_PEOPLE_MAX,
+                     scene_low=t.SCENE_PERSON_HEIGHTS[0], scene_high=t.SCENE_PERSON_HEIGHTS[1],
+                     scene_empty=t.EMPTY_SCENE_SHARE)
     return count
 
 
