@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dashboard.session import Session
+from dashboard.session import Session, write_whole
 from poreseg import overlays
 from poreseg.report import PNG_COMPRESSION, report_json, zones_csv
 
@@ -19,7 +19,9 @@ def report_files(session: Session) -> dict[str, Path]:
     folder.mkdir(exist_ok=True)
     files = {"json": folder / "poreseg-report.json", "csv": folder / "poreseg-zones.csv",
              "png": folder / "poreseg-summary.png"}
-    files["json"].write_text(report_json(analysis), encoding="utf-8")
-    files["csv"].write_text(zones_csv(analysis), encoding="utf-8")
-    Image.fromarray(overlays.summary_sheet(analysis, session.rgb)).save(files["png"], compress_level=PNG_COMPRESSION)
+    # Rewritten for each before/after while the previous answer's files may still be downloading.
+    write_whole(files["json"], lambda path: path.write_text(report_json(analysis), encoding="utf-8"))
+    write_whole(files["csv"], lambda path: path.write_text(zones_csv(analysis), encoding="utf-8"))
+    sheet = overlays.summary_sheet(analysis, session.rgb)
+    write_whole(files["png"], lambda path: Image.fromarray(sheet).save(path, compress_level=PNG_COMPRESSION))
     return files

@@ -2,9 +2,11 @@
 written to (``Session.close()`` removes it), and the session of each open tab (OpenSessions)."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +26,19 @@ NO_SESSION = f"Analyse a photo first (results are kept for {SESSION_MINUTES} min
 DISPLAY_MAX_SIDE = 4096
 CUTOUT_MAX_SIDE = 1600  # the cut-out shows the person's outline, not skin detail: a smaller PNG
 JPEG_QUALITY = 90  # with 4:4:4 chroma, so one-pixel pore outlines keep their colour
+
+
+def write_whole(path: Path, write: Callable[[Path], None]) -> Path:
+    """``path`` written by ``write`` under a temporary name beside it, then renamed into place: a browser
+    fetching a picture or download while it is written or rewritten gets the old file or the new one,
+    never an empty or partial one."""
+    partial = path.with_name(f".{uuid.uuid4().hex}{path.suffix}")  # the suffix tells PIL the format
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def fit(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -70,7 +85,7 @@ class Session:
         if not path.exists():
             options = ({"quality": JPEG_QUALITY, "subsampling": 0} if path.suffix == ".jpg"
                        else {"compress_level": PNG_COMPRESSION})
-            Image.fromarray(render()).save(path, **options)
+            write_whole(path, lambda partial: Image.fromarray(render()).save(partial, **options))
         return path
 
     def close(self) -> None:

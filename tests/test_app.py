@@ -487,3 +487,28 @@ def test_every_field_of_the_dashboard_has_its_component():
 
     assert list(app.BOARD_OUTPUTS) == [field.name for field in fields(Dashboard)]
     assert len(set(map(id, app.BOARD_OUTPUTS.values()))) == len(app.BOARD_OUTPUTS)
+
+
+def test_a_file_being_rewritten_reads_whole_until_the_new_one_is_in_place(tmp_path):
+    from dashboard.session import write_whole
+    target = tmp_path / "poreseg-zones.csv"
+    target.write_text("old answer")
+    seen_while_writing = []
+
+    def write(partial: Path) -> None:
+        partial.write_text("new ")
+        seen_while_writing.append(target.read_text())  # a download of the previous answer, meanwhile
+        with open(partial, "a") as f:
+            f.write("answer")
+
+    write_whole(target, write)
+    assert seen_while_writing == ["old answer"] and target.read_text() == "new answer"
+    assert [p.name for p in tmp_path.iterdir()] == ["poreseg-zones.csv"]  # no partial file left behind
+
+    def fail(partial: Path) -> None:
+        partial.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_whole(target, fail)
+    assert target.read_text() == "new answer" and [p.name for p in tmp_path.iterdir()] == ["poreseg-zones.csv"]
