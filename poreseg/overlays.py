@@ -79,7 +79,7 @@ def zones_overlay(rgb: np.ndarray, zones: FaceZones, alpha: float = 0.35) -> np.
     inside = zones.labels > 0
     out = draw.blend(rgb, inside, palette[zones.labels[inside]], alpha)
     scale = label_scale(out.shape[:2])
-    thickness = max(1, round(2 * scale))
+    thickness = label_thickness(scale)
     for label in zone_labels(zones, scale):
         if label.anchor is not None:
             x0, y0, x1, y1 = label.box
@@ -109,6 +109,11 @@ def label_scale(shape: tuple[int, int]) -> float:
     return max(0.4, min(shape) / 900)
 
 
+def label_thickness(scale: float) -> int:
+    """cv2's stroke width of the zone names at font scale ``scale``: what their boxes are measured with."""
+    return max(1, round(2 * scale))
+
+
 def zone_labels(zones: FaceZones, scale: float) -> list[ZoneLabel]:
     """Where each zone's name goes, so that no two overlap: inside its zone where the zone is deepest
     (farthest from its edge) and clear of the names placed before it, the zones with the least room
@@ -116,7 +121,7 @@ def zone_labels(zones: FaceZones, scale: float) -> list[ZoneLabel]:
     to the nearest free place, with a line to its zone."""
     labels = zones.labels
     h, w = labels.shape
-    thickness = max(1, round(2 * scale))
+    thickness = label_thickness(scale)
     step = max(1, round(max(h, w) / LABEL_GRID))  # candidate places are looked for on a grid this coarse
     grid = labels[step // 2::step, step // 2::step]
     depths = {zone_id: cv2.distanceTransform((grid == zone_id).astype(np.uint8), cv2.DIST_L2, 3)

@@ -114,12 +114,19 @@ def dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, training_labe
         maps.append(np.zeros((h, w), bool))
     x, y, box_w, box_h = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))
     if box_w > 0:
-        pad = int(np.ceil(3 * OUTER_SIGMA * pore_px)) + 1
+        pad = context_px(pore_px)
         box = (slice(max(0, y - pad), min(h, y + box_h + pad)), slice(max(0, x - pad), min(w, x + box_w + pad)))
         for full, part in zip(maps, _detect(np.asarray(rgb)[box], region[box], pore_px, training_labels)):
             full[box] = part
     mask, response, structures, faint = maps if training_labels else (*maps, None)
     return DogResult(mask, response, pore_px, structures, faint)
+
+
+def context_px(pore_px: float) -> int:
+    """How far around the region DoGPore reads the image: its widest filter's reach. DoGPore on a part of
+    the image that holds the region and this much around it (where the image has it) answers as on the
+    whole image."""
+    return int(np.ceil(3 * OUTER_SIGMA * pore_px)) + 1
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:

@@ -9,6 +9,14 @@ from typing import Callable, Iterator
 import torch
 
 
+def start_from(model: torch.nn.Module, init: Path | None, checkpoint: Path, log: Callable[[str], None] = print) -> None:
+    """Load the weights file ``init`` (a fine-tune's start) into ``model``, unless ``checkpoint`` exists: a
+    resumed run goes on from its own state."""
+    if init and not checkpoint.exists():
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["model"])
+        log(f"starting from {init}")
+
+
 def train(model: torch.nn.Module, batches: Iterator, loss_fn: Callable, steps: int, checkpoint: Path,
           lr: float = 2e-3, validate: Callable[[], dict] | None = None, every: int = 200,
           log: Callable[[str], None] = print) -> None:

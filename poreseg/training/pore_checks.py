@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
+from poreseg.face import Face
 from poreseg.metrics import MM2_PER_CM2, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
 from poreseg.pores.methods import METHODS
@@ -251,13 +252,18 @@ def face_skin_densities(data_dir: Path, methods: dict[str, PoreMethod]) -> Calla
     """``skin_density`` for ``structures_benchmark``: pores per cm2 each method finds on a photo's face skin
     (the region ``analyze`` measures, at the photo's scale), computed once per photo and method."""
     @functools.cache
-    def density(image: str, method: str) -> float:
+    def face(image: str) -> tuple[np.ndarray, Face, float]:
+        """The photo, its analysed face and that face's skin area in cm2: once per photo, for every method."""
         path = data_dir / image
         rgb = datasets.read_rgb(path)
-        analysis = analyze(rgb, AnalysisOptions(method="dog"))
-        pores = methods[method](rgb, analysis.face.region, analysis.face.pore_px) & analysis.face.region
-        count = len(component_centroids(pores))
-        return count / (analysis.face.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2)
+        found = analyze(rgb, AnalysisOptions(method="dog")).face
+        return rgb, found, found.region.sum() * photo_scale(path).mm_per_px ** 2 / MM2_PER_CM2
+
+    @functools.cache
+    def density(image: str, method: str) -> float:
+        rgb, found, area_cm2 = face(image)
+        pores = methods[method](rgb, found.region, found.pore_px) & found.region
+        return len(component_centroids(pores)) / area_cm2
     return density
 
 

@@ -40,9 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(images)} labelled images, {sum(i.box is not None for i in images)} with a face", flush=True)
     views = ParserViews(images, args.data)
     model = FaceParserNet(len(CLASSES))
-    if args.init and not args.checkpoint.exists():
-        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
-        print(f"starting from {args.init}", flush=True)
+    loop.start_from(model, args.init, args.checkpoint, log=lambda m: print(m, flush=True))
 
     def validate() -> str:
         # The held-out FASSEG subject and a fifth of MaskedFace's test faces: quick, and never trained on.

@@ -191,9 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         samples = datasets.human_seg(args.data, "train")[::6]
         return f"person IoU on a training subset {person_iou(session, samples):.3f}"
 
-    if args.init and not args.checkpoint.exists():
-        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
-        print(f"starting from {args.init}", flush=True)
+    loop.start_from(model, args.init, args.checkpoint, log=lambda m: print(m, flush=True))
     humans = list(range(len(datasets.human_seg(args.data, "train"))))  # load_targets puts them first
     scenes = [person_free_scene(rgb, target == 1) for rgb, target in (items[i] for i in humans)
               if np.mean(target == 1) < SCENE_MAX_PERSON_SHARE]
