@@ -20,6 +20,11 @@ FAINT = 2
 # PS-Net's training labels only: a structure a person would never call a pore (hair, crease, highlight,
 # drawn line): no pore, taught with extra weight.
 STRUCTURE = 3
+# PS-Net's pseudo labels only: a previous network's probability p as a soft target, stored as the label
+# SOFT_FIRST + round(p * SOFT_LEVELS) (4 ... 254), so that soft targets travel through the same uint8
+# warps, patches and drawn negatives as the hard labels.
+SOFT_FIRST = 4
+SOFT_LEVELS = 250
 
 # RGB colours for overlays and legends.
 PALETTE: tuple[tuple[int, int, int], ...] = (

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from poreseg.classes import IGNORE, STRUCTURE
+from poreseg.classes import IGNORE, SOFT_FIRST, SOFT_LEVELS, STRUCTURE
 from poreseg.models.psnet_net import PlainUNet, PSNet
 from poreseg.pores.segment import PoreSegmenter
 from poreseg.training import negatives
@@ -99,3 +99,14 @@ def test_weights_without_calibration_load_with_the_defaults(tmp_path):
     torch.save({"model": state}, tmp_path / "old.pt")
     net = load_uncalibrated(tmp_path / "old.pt", "psnet")
     assert float(net.calibration.threshold) == 0.5 and float(net.calibration.logit_scale) == 1.0
+
+
+def test_soft_targets_under_a_structure_become_no_pore_and_its_fringe_ignored(monkeypatch):
+    monkeypatch.setattr(negatives, "NEGATIVE_SHARE", 1.0)
+    soft = SOFT_FIRST + SOFT_LEVELS // 2  # a pseudo label of probability 0.5
+    kinds = set()
+    for seed in range(30):
+        _, labels = drawn(seed, np.full((SIZE, SIZE), soft, np.uint8))
+        kinds |= set(np.unique(labels).tolist())
+        assert set(np.unique(labels)) <= {soft, STRUCTURE, IGNORE}
+    assert {soft, STRUCTURE, IGNORE} <= kinds

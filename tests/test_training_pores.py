@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from poreseg.classes import IGNORE
+from poreseg.classes import EYE, FAINT, HAIR, IGNORE, NOSE, SKIN, SOFT_FIRST, SOFT_LEVELS, STRUCTURE
+from poreseg.models.psnet_net import PSNet
 from poreseg.training import datasets, train_psnet
 from poreseg.training.evaluate_pores import StabilityTable
 from poreseg.training.losses import FAINT_TARGET, pore_loss
 from poreseg.training.pore_scoring import DetectionCounts, component_centroids, mask_dice, match_radius, matched_pairs
-from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, save_photo
-from poreseg.training.train_psnet import pore_shaped, stage_steps, update_labels
+from poreseg.training.pore_patches import PorePhoto, cache_path, load_cache, never_pore_parts, save_photo
+from poreseg.training.train_psnet import soft_labels, stage_steps
 
 DATA_DIR = datasets.DEFAULT_DATA_DIR
 
@@ -103,51 +104,58 @@ def test_stability_rows_group_by_monk_level():
 
 # --- pseudo labels --------------------------------------------------------------------------------
 
-def test_update_labels_rule():
-    labels = np.array([[1, 1, 1, 0, 0, 0, IGNORE, IGNORE, 1]], np.uint8)
-    probability = np.array([[0.9, 0.01, 0.4, 0.02, 0.6, 0.95, 0.9, 0.3, 0.9]], np.float32)
-    uncertainty = np.array([[0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0]], np.float32)
+def test_soft_labels_rule():
+    labels = np.array([[1, 0, FAINT, STRUCTURE, IGNORE, 0, IGNORE]], np.uint8)
+    probability = np.array([[0.1, 0.3, 0.8, 0.9, 1.0, 0.0, 0.6]], np.float32)
     region = np.ones(labels.shape, bool)
     region[0, -1] = False
-    # The longest predicted run (pixels 4-6) is 3 px, pore-shaped at 2 px pores; the shape rule is tested below.
-    updated = update_labels(labels, probability, uncertainty, region, pore_px=2.0)
-    # confident pore kept; confident skin replaces a pore label; unconfident contradiction -> ignore;
-    # confident skin kept; unconfident contradiction -> ignore; confident pore replaces a skin label;
-    # confident pore fills an ignored pixel; an unsure ignored pixel stays ignored; outside the region -> ignore.
-    assert updated.tolist() == [[1, 0, IGNORE, 0, IGNORE, 1, 1, IGNORE, IGNORE]]
-    assert labels[0, 1] == 1  # the input is not modified
+    updated = soft_labels(labels, probability, region)
+    # A structure stays one; pores, skin, faint and ignored pixels in the region take the probability as a
+    # soft target; outside the region the label stays.
+    soft = [SOFT_FIRST + round(p * SOFT_LEVELS) for p in (0.1, 0.3, 0.8, 1.0, 0.0)]
+    assert updated.tolist() == [[soft[0], soft[1], soft[2], STRUCTURE, soft[3], soft[4], IGNORE]]
+    assert SOFT_FIRST + SOFT_LEVELS < IGNORE
+    assert labels[0, 1] == 0  # the input is not modified
 
 
-def test_update_labels_keeps_unconfident_agreement():
-    labels = np.array([[1, 0, 0]], np.uint8)
-    probability = np.array([[0.6, 0.3, 0.0]], np.float32)  # same side of 0.5 as the labels, not confident
-    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool), 2.0)
-    assert updated.tolist() == [[1, 0, 0]]
+def test_pore_loss_pulls_soft_targets_to_their_probability():
+    target = 0.3
+    labels = torch.full((1, 2, 2), SOFT_FIRST + round(target * SOFT_LEVELS), dtype=torch.uint8)
+    losses = {p: float(pore_loss(torch.full((1, 1, 2, 2), float(np.log(p / (1 - p)))), labels))
+              for p in (0.05, 0.2, 0.3, 0.4, 0.8)}
+    assert min(losses, key=losses.get) == target
 
 
-def test_update_labels_never_teaches_long_components_as_pores():
-    probability = np.zeros((12, 30), np.float32)
-    probability[2, 2:28] = 0.9  # a hair: 26 px long, pores are 3 px
-    probability[8:10, 5:7] = 0.9  # a pore
-    labels = np.zeros(probability.shape, np.uint8)
-    updated = update_labels(labels, probability, np.zeros_like(probability), np.ones(labels.shape, bool), 3.0)
-    assert (updated[2, 2:28] == IGNORE).all()
-    assert (updated[8:10, 5:7] == 1).all()
-    assert (updated[5, :] == 0).all()
+def test_fold_calibration_keeps_the_calibrated_probability():
+    torch.manual_seed(0)
+    net = PSNet().eval()
+    net.calibration.logit_scale.fill_(0.6)
+    net.calibration.logit_bias.fill_(-0.7)
+    x = torch.randn(1, 3, 32, 32)
+    before = net.predict(x, samples=4)
+    train_psnet.fold_calibration(net)
+    after = net.predict(x, samples=4)
+    assert float(net.calibration.logit_scale) == 1.0 and float(net.calibration.logit_bias) == 0.0
+    assert torch.allclose(before[0], after[0], atol=1e-5) and torch.allclose(before[1], after[1], atol=1e-5)
 
 
-def test_pore_shaped_measures_components_in_pore_diameters():
-    mask = np.zeros((20, 20), bool)
-    mask[1:4, 1:4] = True  # 3 px wide
-    mask[10, 2:12] = True  # 10 px long
-    shaped = pore_shaped(mask, pore_px=2.0)  # up to 5 px
-    assert shaped[1:4, 1:4].all() and not shaped[10].any()
-    assert pore_shaped(mask, pore_px=4.0)[10, 2:12].all()
+def test_never_pore_parts_are_outside_the_region_and_reach_past_the_eye():
+    parts = np.full((40, 40), SKIN, np.uint8)
+    parts[10:14, 10:20] = EYE
+    parts[0:3, :] = HAIR
+    parts[30:34, 10:20] = NOSE
+    region = np.zeros(parts.shape, bool)
+    region[20:40, :] = True
+    never = never_pore_parts(parts, region, mm_per_px=0.5)  # lashes reach 1.5 mm = 3 px
+    assert never[10:14, 10:20].all() and never[0:3].all()
+    assert never[8, 15] and never[12, 22] and not never[12, 25]  # grown eye, not beyond
+    assert not never[30:34].any() and not never[region].any()  # the nose is skin; the region is never
 
 
 def test_stage_steps_add_up():
     assert stage_steps(1000, 0) == [1000]
     assert stage_steps(1000, 2) == [500, 250, 250]
+    assert stage_steps(1000, 2, first_stage=False) == [0, 500, 500]
     assert sum(stage_steps(1001, 3)) == 1001
 
 
@@ -175,11 +183,8 @@ def test_pore_loss_pulls_faint_spots_to_their_soft_target_and_weighs_structures(
 
 
 def test_pseudo_labels_never_turn_a_structure_into_a_pore():
-    from poreseg.classes import STRUCTURE
     labels = np.full((9, 9), STRUCTURE, np.uint8)
-    probability = np.ones((9, 9), np.float32)
-    probability[0] = 0.0  # a pore-shaped prediction elsewhere would be taken; here everything stays
-    updated = update_labels(labels, probability, np.zeros((9, 9), np.float32), np.ones((9, 9), bool), 4.0)
+    updated = soft_labels(labels, np.ones((9, 9), np.float32), np.ones((9, 9), bool))
     assert (updated == STRUCTURE).all()
 
 

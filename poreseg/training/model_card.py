@@ -210,17 +210,18 @@ Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
    DoGPore pore over its whole extent; a soft target of 0.25 on every faint dark spot at the pore scale
    (z >= 1: it may be a pore a person would mark; ignored, such spots let a network mark 14% of the
    skin); ignored within a pore diameter of them, on each pore's one-pixel rim and outside the region; 0
-   on the rest of the skin; 0 with 5x weight on dark lines and large blobs (hairs, creases, moles).
+   on the rest of the skin; 0 with 5x weight on dark lines and large blobs (hairs, creases, moles) and on
+   the parsed parts of the face that hold no pores (brows, eyes and {lash_reach_mm:g} mm around them for
+   the lashes, lips, mouth, hair, occluders; `pore_patches.never_pore_parts`).
    **Drawn negatives** (`poreseg/training/negatives.py`): half of the patches get hairs, creases,
    freckles, highlights, pen lines or hard JPEG drawn in, labelled like those lines. **Rendered pores**
    (`poreseg/training/synthetic_patches.py`): a share of each batch (`--synthetic-share`) are pores
    rendered into pore-free training skin with their exact masks, which mark faint pores as pores.
 2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
-   photo's region with {mc_samples} Monte-Carlo samples. A prediction is confident when its
-   uncertainty is at most {uncertain} and its probability at least {pore_probability} (pore) or at most
-   {skin_probability} (no pore); confident predictions replace the current label (also where it was
-   ignored), an unconfident prediction keeps a label it agrees with and turns one it contradicts to
-   ignored. The next round trains on these labels.
+   photo's region as the app does ({mc_samples} Monte-Carlo samples, each tile averaged with its mirror
+   image), and its calibrated probability becomes a soft target on every skin pixel (matched in logits,
+   smooth L1 within +-{soft_logit_range:g}); the structures and never-pore parts stay confident negatives. Soft, because hard pseudo labels (a pore where the network was 70% sure, skin where 5%)
+   made rounds that confirmed and grew their own mistakes. The next round trains on these labels.
 
 - Steps: {steps} in all (batch {batch}): {stages}; each stage has a 200-step warm-up and its own cosine
   decay (a warm restart on new labels); AdamW (weight decay 1e-4), learning rate {lr}. Training duration:
@@ -353,7 +354,7 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
     train = datasets.pore_sources(data, "train")
     from poreseg.models import psnet_net
     from poreseg.pores import segment
-    from poreseg.training.pore_patches import DEFAULT_CACHE
+    from poreseg.training.pore_patches import DEFAULT_CACHE, LASH_REACH_MM
     stages = t.stage_steps(steps, rounds)
     described = [f"{stages[0]} on coarse labels"] + [f"{n} in round {k}" for k, n in enumerate(stages[1:], 1)]
     c = net.calibration
@@ -366,8 +367,8 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
                 inference_samples=segment.MC_SAMPLES,
                 max_pore_px=segment.MAX_PORE_PX, pore_centred=t.PORE_CENTRED_SHARE, test_share=datasets.MSTE_TEST_SHARE,
                 n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
-                stages=", ".join(described), mc_samples=t.MC_SAMPLES, uncertain=t.UNCERTAIN,
-                pore_probability=t.PORE_PROBABILITY, skin_probability=t.SKIN_PROBABILITY, batch=t.BATCH,
+                stages=", ".join(described), mc_samples=t.MC_SAMPLES, lash_reach_mm=LASH_REACH_MM,
+                soft_logit_range=losses.SOFT_LOGIT_RANGE, batch=t.BATCH,
                 lr=t.LEARNING_RATE, gce_q=losses.GCE_Q, max_pore_weight=losses.MAX_PORE_WEIGHT,
                 tversky_fp=losses.TVERSKY_FALSE_POSITIVE, tversky_fn=losses.TVERSKY_FALSE_NEGATIVE, patch=patches.PATCH_PX,
                 scale_low=patches.SCALE_RANGE[0], scale_high=patches.SCALE_RANGE[1], rotation=patches.ROTATION_SD_DEG)

@@ -3,7 +3,8 @@
     python -m poreseg.training.pore_patches --data ../shared/data [--out cache/pores]
 
 For every training photo: face parsing -> pore region (``face.locate``, as the app) -> pore scale (mm per pixel from
-the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels. One ``KEY.npz`` per
+the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels, with the parsed parts that
+hold no pores (brows, eyes and lashes, lips, mouth, hair, occluders) as confident negatives. One ``KEY.npz`` per
 photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
 pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
 interrupted run resumes, unless the code or weights that made their labels have changed since (the
@@ -17,24 +18,27 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from poreseg import face as face_module
 from poreseg import parsing as parsing_module
 from poreseg import skin as skin_module
 from poreseg import zones as zones_module
+from poreseg.classes import BROW, EYE, HAIR, LIPS, MOUTH, OCCLUDER, STRUCTURE
 from poreseg.face import locate
 from poreseg.models import parser_net
 from poreseg.parsing import parse_face
 from poreseg.pores import dog, scale
-from poreseg.pores.dog import coarse_labels, dog_pores
+from poreseg.pores.dog import coarse_labels, disc, dog_pores
 from poreseg.training import datasets
 from poreseg.weights import WEIGHTS_DIR
 
 DEFAULT_CACHE = Path("cache/pores")
 # What makes the cached regions, scales and coarse labels: the face parser (its code and weights), the
-# face's geometry and DoGPore. A change to any other file (PS-Net's inference, say) leaves the cache valid.
-LABELLER_FILES = (Path(parsing_module.__file__), Path(parser_net.__file__), WEIGHTS_DIR / "face_parser.pt",
+# face's geometry, DoGPore and this file. A change to any other file (PS-Net's inference, say) leaves the cache
+# valid.
+LABELLER_FILES = (Path(__file__), Path(parsing_module.__file__), Path(parser_net.__file__), WEIGHTS_DIR / "face_parser.pt",
                   Path(face_module.__file__), Path(skin_module.__file__), Path(zones_module.__file__),
                   Path(scale.__file__), Path(dog.__file__))
 
@@ -46,6 +50,15 @@ def labeller_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+# Parsed parts no person would call a pore: brow hairs, the eyes and their lashes, lips, the inside of the
+# mouth, head and facial hair, occluders (glasses frames, hands). The pore region keeps skin.MARGIN_MM from
+# them, so without these labels PS-Net never saw a hair as anything but unlabelled, and it found brows,
+# lashes and stray hairs at 70% of its rate on skin (structures benchmark).
+NEVER_PORE_PARTS = (BROW, EYE, LIPS, MOUTH, HAIR, OCCLUDER)
+# Lashes reach past the parsed eye by about this much (the rest of the margin band stays unlabelled).
+LASH_REACH_MM = 1.5
+
+
 @dataclass(frozen=True)
 class FaceSkin:
     """Where and at what scale the pores of a photo are analysed, as the app does it (``face.locate``)."""
@@ -53,6 +66,7 @@ class FaceSkin:
     region: np.ndarray  # HxW bool
     pore_px: float
     mm_per_px: float | None
+    parts: np.ndarray  # HxW uint8: the face parser's classes (poreseg.classes)
 
 
 def face_skin(rgb: np.ndarray) -> FaceSkin | None:
@@ -63,7 +77,14 @@ def face_skin(rgb: np.ndarray) -> FaceSkin | None:
     face = locate(rgb, parsing)
     if not face.region.any():
         return None
-    return FaceSkin(face.region, face.pore_px, face.mm_per_px)
+    return FaceSkin(face.region, face.pore_px, face.mm_per_px, parsing.labels)
+
+
+def never_pore_parts(parts: np.ndarray, region: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """HxW bool: the pixels of NEVER_PORE_PARTS outside the pore region, the eyes grown by LASH_REACH_MM."""
+    never = np.isin(parts, NEVER_PORE_PARTS)
+    eyes = cv2.dilate((parts == EYE).astype(np.uint8), disc(2 * LASH_REACH_MM / mm_per_px + 1)).astype(bool)
+    return (never | eyes) & ~region
 
 
 @dataclass(frozen=True)
@@ -72,7 +93,7 @@ class PorePhoto:
 
     key: str
     rgb: np.ndarray  # HxWx3 uint8
-    labels: np.ndarray  # HxW uint8: 1 pore, 0 skin without pore, IGNORE elsewhere
+    labels: np.ndarray  # HxW uint8: 1 pore, 0 skin without pore, FAINT, STRUCTURE, IGNORE (poreseg.classes)
     region: np.ndarray  # HxW bool
     pore_px: float
 
@@ -130,6 +151,7 @@ def build_photo(source: datasets.PoreSource) -> PorePhoto | None:
         return None
     result = dog_pores(rgb, skin.region, skin.pore_px)
     labels = coarse_labels(result, skin.region)
+    labels[never_pore_parts(skin.parts, skin.region, skin.mm_per_px)] = STRUCTURE
     # A margin of context keeps the patches at the region's edge from running into the border.
     box = bounding_box(skin.region, pad=int(np.ceil(2 * skin.pore_px)))
     return PorePhoto(source.key, np.ascontiguousarray(rgb[box]), np.ascontiguousarray(labels[box]),

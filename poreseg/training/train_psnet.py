@@ -3,20 +3,24 @@
     python -m poreseg.training.pore_patches --data ../shared/data          # the cache, once
     python -m poreseg train psnet --steps 3000 --rounds 2                  # -> weights/psnet.pt
     python -m poreseg train psnet --steps 3000 --rounds 2 --no-hfa         # -> checkpoints/psnet_no_hfa.pt
+    python -m poreseg train psnet --init weights/psnet.pt --steps 900 --rounds 1 --lr 1e-3  # a round only
 
 Stage 1 learns the DoGPore coarse labels of ``cache/pores``; then each of ``--rounds`` rounds replaces
-them by pseudo labels from the network's own Monte-Carlo prediction of every training photo
-(``update_labels``, stored in ``cache/pores_pseudo``) and trains on. Stage 1 has half of ``--steps``, the
-rounds share the other half; each stage has its own warm-up and cosine schedule (a warm restart on the
-new labels) and its own checkpoint ``CHECKPOINT.stageK.ckpt``, so running the same command again resumes
-where it stopped. Every checkpoint logs the object F1 on pores rendered into training photos.
+them by pseudo labels from the network's own prediction of every training photo (``soft_labels``: its
+calibrated Monte-Carlo mean probability, mirror-averaged as ``PoreSegmenter`` predicts, as a soft target;
+stored in ``cache/pores_pseudo``) and trains on. Stage 1 has half of ``--steps``, the rounds share the
+other half; with ``--init`` the given network stands in for stage 1 and the rounds have all the steps.
+Each stage has its own warm-up and cosine schedule (a warm restart on the new labels) and its own
+checkpoint ``CHECKPOINT.stageK.ckpt``, so running the same command again resumes where it stopped. Every
+checkpoint logs the object F1 on pores rendered into training photos.
 
 Patches of ``patches.PATCH_PX`` pixels are cut at the scale inference works at (native, or shrunk so that pores
 are at most ``segment.MAX_PORE_PX``) times 0.7-1.4, rotated, flipped and photometrically jittered
 (exposure, gamma, colour temperature, noise, slight blur, JPEG); half of them are centred on a labelled
 pore. The loss sees labelled pixels only: generalised cross-entropy, which bounds the pull of a wrong
 label, with pores up-weighted by the batch's background-to-pore ratio, plus a Tversky term that weighs
-missed pores more than false ones (DoGPore's coarse labels keep only its surest pores).
+missed pores more than false ones (DoGPore's coarse labels keep only its surest pores); binary
+cross-entropy towards the soft targets.
 """
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.classes import IGNORE, STRUCTURE
+from poreseg.classes import IGNORE, SOFT_FIRST, SOFT_LEVELS, STRUCTURE
+from poreseg.models.psnet_net import PSNet
 from poreseg.pores.segment import PoreSegmenter, prepare_input, working_scale
 from poreseg.training import loop
 from poreseg.training.losses import pore_loss
@@ -39,6 +44,7 @@ from poreseg.training.pore_patches import DEFAULT_CACHE, PorePhoto, load_cache
 from poreseg.training.pore_scoring import dog_method, net_method, synthetic_benchmark, synthetic_samples
 from poreseg.training.pore_variants import VARIANTS, Variant, build_net
 from poreseg.training.synthetic_patches import POOL, render_pool, synthetic_patch
+from poreseg.weights import load_state
 
 BATCH = 16
 PORE_CENTRED_SHARE = 0.5
@@ -48,15 +54,7 @@ CHECKPOINT_EVERY = 100
 VALIDATION_PATCHES = 32  # rendered into training photos, scored at every checkpoint (~4 s, ~10% of the time)
 VALIDATION_SEED = 7
 
-# Pseudo labels: a prediction is confident when its Monte-Carlo uncertainty is at most UNCERTAIN and its
-# probability at least PORE_PROBABILITY (pore) or at most SKIN_PROBABILITY (no pore).
-# Skin is confident only far below 0.5: faint pores sit at 0.05-0.5 and must not be taught as skin.
-MC_SAMPLES = 8
-PORE_PROBABILITY = 0.7
-SKIN_PROBABILITY = 0.05
-UNCERTAIN = 0.1
-MAX_PORE_EXTENT = 2.5  # pore diameters: longer predicted components are hairs or wrinkles, never pore labels
-
+MC_SAMPLES = 8  # of the pseudo labels' predictions, as in the app
 
 def variant_from_flags(arch: str, hfa: bool, bayes: bool, progressive: bool) -> Variant:
     wanted = (arch, hfa, bayes, progressive if arch == "psnet" else False)
@@ -111,34 +109,21 @@ def timed(batch_iterator: Iterator, log, after: int = 20) -> Iterator:
         yield batch
 
 
-def pore_shaped(mask: np.ndarray, pore_px: float) -> np.ndarray:
-    """The pixels of ``mask`` whose 8-connected component fits in a square of MAX_PORE_EXTENT pore
-    diameters: pores, not hairs, wrinkles or shadow edges."""
-    count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    keep = extent <= MAX_PORE_EXTENT * pore_px
-    keep[0] = False
-    return keep[components]
+def soft_labels(labels: np.ndarray, probability: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The next round's labels: inside ``region`` the previous network's calibrated probability as a soft
+    target (label SOFT_FIRST + round(p * SOFT_LEVELS)), but structures (DoGPore's lines and blobs, the
+    parts of the face that hold no pores) stay STRUCTURE; outside, the current labels. DoGPore's pores
+    become soft too: kept as hard pores beside soft targets, their up-weighted loss inflated the next
+    network's probabilities (it marked 10% of real skin where the previous one marked 4%).
 
-
-def update_labels(labels: np.ndarray, probability: np.ndarray, uncertainty: np.ndarray, region: np.ndarray,
-                  pore_px: float) -> np.ndarray:
-    """The next round's labels. A prediction is confident when its uncertainty is at most UNCERTAIN and
-    its probability at least PORE_PROBABILITY or at most SKIN_PROBABILITY. Confident predictions replace
-    the current label, whatever it was (ignored pixels included), except that a pore must belong to a
-    pore-shaped component of the predicted mask (probability >= 0.5); the pixels of other components are
-    ignored. An unconfident prediction keeps a label it agrees with (same side of 0.5) and turns one it
-    contradicts to IGNORE. Outside the region everything is IGNORE."""
-    confident = uncertainty <= UNCERTAIN
-    predicted_pore = probability >= 0.5
-    shaped = pore_shaped(predicted_pore, pore_px)
+    Soft, because hard pseudo labels made rounds that confirm and grow their own mistakes: with a pore
+    where the network was at least 70% sure and skin where it was at most 5% sure, a round's network
+    marked almost nothing on real skin (checkpoints/psnet_v4_round1.pt). A soft target keeps the faint
+    pores the network grades between those, and the structures it must learn to leave out stay hard."""
     updated = labels.copy()
-    updated[((labels == 1) & ~predicted_pore) | ((labels == 0) & predicted_pore)] = IGNORE
-    updated[confident & (probability >= PORE_PROBABILITY) & shaped] = 1
-    updated[confident & (probability <= SKIN_PROBABILITY)] = 0
-    updated[predicted_pore & ~shaped] = IGNORE
-    updated[labels == STRUCTURE] = STRUCTURE  # what a person would never call a pore stays so
-    updated[~region] = IGNORE
+    soft = (SOFT_FIRST + np.rint(np.clip(probability, 0, 1) * SOFT_LEVELS)).astype(np.uint8)
+    graded = region & (labels != STRUCTURE)
+    updated[graded] = soft[graded]
     return updated
 
 
@@ -154,14 +139,16 @@ def pseudo_labels(net: torch.nn.Module, photos: list[PorePhoto], labels: list[np
             updated.append(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
             continue
         result = segmenter(photo.rgb, photo.region, photo.pore_px)
-        new = update_labels(current, result.probability, result.uncertainty, photo.region, photo.pore_px)
+        new = soft_labels(current, result.probability, photo.region)
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path.with_suffix(".tmp.png")), new)
         path.with_suffix(".tmp.png").replace(path)
         updated.append(new)
+    soft = np.concatenate([lab[(lab >= SOFT_FIRST) & (lab != IGNORE)] for lab in updated]).astype(np.float32)
     pores = sum(int((lab == 1).sum()) for lab in updated)
     labelled = sum(int((lab != IGNORE).sum()) for lab in updated)
-    log(f"pseudo labels in {folder}: {labelled / 1e6:.1f} Mpx labelled, {pores / max(labelled, 1):.2%} pore")
+    log(f"pseudo labels in {folder}: {labelled / 1e6:.1f} Mpx labelled, {pores / max(labelled, 1):.2%} hard pore, "
+        f"mean soft target {((soft - SOFT_FIRST) / SOFT_LEVELS).mean():.3f} on {soft.size / 1e6:.1f} Mpx")
     return updated
 
 
@@ -181,34 +168,58 @@ def synthetic_validation(photos: list[PorePhoto], net: torch.nn.Module, log) -> 
     return validate
 
 
-def stage_steps(steps: int, rounds: int) -> list[int]:
-    """Steps of stage 1 and of each pseudo-label round; they add up to ``steps``."""
+def stage_steps(steps: int, rounds: int, first_stage: bool = True) -> list[int]:
+    """Steps of stage 1 (0 without ``first_stage``) and of each pseudo-label round; they add up to ``steps``."""
     if rounds == 0:
         return [steps]
-    first = round(steps * FIRST_STAGE_SHARE)
+    first = round(steps * FIRST_STAGE_SHARE) if first_stage else 0
     share = [(steps - first) * (k + 1) // rounds - (steps - first) * k // rounds for k in range(rounds)]
     return [first] + share
 
 
+@torch.no_grad()
+def fold_calibration(net: PSNet) -> None:
+    """Moves ``net``'s calibration (logit scale s, shift c) into its last layers, exactly: the logit is
+    bias + detail * gain, so s * logit + c = (s * bias + c) + (s * detail) * gain. Its raw logits are then
+    calibrated, as the soft targets of its own pseudo labels are, and the calibration is the identity."""
+    scale, shift = float(net.calibration.logit_scale), float(net.calibration.logit_bias)
+    net.head.weight.mul_(scale)
+    net.head.bias.mul_(scale)
+    context_out = net.context.sampled[-1]  # channel 0 the gain, channel 1 the bias
+    context_out.weight[1].mul_(scale)
+    context_out.bias[1].mul_(scale).add_(shift)
+    net.calibration.logit_scale.fill_(1.0)
+    net.calibration.logit_bias.fill_(0.0)
+
+
 def train(variant: Variant, cache_dir: Path, steps: int, rounds: int, checkpoint: Path, out: Path,
-          batch_size: int = BATCH, synthetic_share: float = 0.0, log=print) -> None:
+          batch_size: int = BATCH, synthetic_share: float = 0.0, init: Path | None = None,
+          lr: float = LEARNING_RATE, log=print) -> None:
     photos = load_cache(cache_dir)
     if not photos:
         raise SystemExit(f"train psnet: no photos in {cache_dir}; run python -m poreseg.training.pore_patches first")
     log(f"{len(photos)} training photos, {sum(int(p.region.sum()) for p in photos) / 1e6:.1f} Mpx of pore region")
     net = build_net(variant)
     log(f"{variant.label}: {sum(p.numel() for p in net.parameters()):,} parameters")
+    rounds = rounds if variant.progressive else 0
+    if init:
+        if not (isinstance(net, PSNet) and rounds):
+            raise SystemExit("train psnet: --init needs PS-Net with its pseudo-label rounds")
+        net.load_state_dict(load_state("psnet", init))
+        fold_calibration(net)
+        log(f"stage 1 is {init}")
     labels = [photo.labels for photo in photos]
     validate = synthetic_validation(photos, net, log)
-    rounds = rounds if variant.progressive else 0
-    for stage, length in enumerate(stage_steps(steps, rounds)):
+    for stage, length in enumerate(stage_steps(steps, rounds, first_stage=init is None)):
+        if length == 0:
+            continue
         stage_checkpoint = checkpoint.with_suffix(f".stage{stage + 1}.ckpt")
         if stage > 0:
             folder = cache_dir.parent / "pores_pseudo" / f"{checkpoint.stem}_round{stage}"
             labels = pseudo_labels(net, photos, labels, folder, stage_checkpoint.exists(), log)
         log(f"stage {stage + 1}: {length} steps on {'coarse' if stage == 0 else f'round {stage} pseudo'} labels")
         stage_batches = timed(batches(photos, labels, batch_size, stage, synthetic_share), log)
-        loop.train(net, stage_batches, pore_loss, length, stage_checkpoint, lr=LEARNING_RATE,
+        loop.train(net, stage_batches, pore_loss, length, stage_checkpoint, lr=lr,
                    validate=validate, every=CHECKPOINT_EVERY, log=log)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": net.state_dict()}, out)
@@ -228,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     # F1 from 0.60 to 0.56: the network starts to confirm its own false positives.
     parser.add_argument("--rounds", type=int, default=1, help="pseudo-label rounds after stage 1")
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--init", type=Path, help="a trained PS-Net (e.g. weights/psnet.pt) in place of stage 1")
+    parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="peak learning rate of every stage")
     parser.add_argument("--synthetic-share", type=float, default=0.0,
                         help="share of each batch with rendered pores and exact masks (synthetic_patches)")
     # On the shared 2-core machine a second thread loses more to contention than it gains (measured, batch
@@ -243,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     log = lambda message: print(message, flush=True)  # noqa: E731
     train(variant, args.cache, args.steps, args.rounds, args.checkpoint or variant.default_checkpoint,
-          args.out or variant.default_out, args.batch, args.synthetic_share, log)
+          args.out or variant.default_out, args.batch, args.synthetic_share, args.init, args.lr, log)
     log(f"{variant.label} done in {(time.time() - started) / 3600:.2f} h in this run")
 
 
