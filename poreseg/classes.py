@@ -1,4 +1,5 @@
 """Face parsing classes. Ids are fixed: saved label maps and later stages depend on them."""
+import numpy as np
 
 CLASSES: tuple[str, ...] = (
     "background",  # 0
@@ -25,6 +26,21 @@ STRUCTURE = 3
 # warps, patches and drawn negatives as the hard labels.
 SOFT_FIRST = 4
 SOFT_LEVELS = 250
+
+
+def soft_label(probability):
+    """The pseudo label (uint8 array) of a probability array."""
+    return (SOFT_FIRST + np.rint(np.clip(probability, 0, 1) * SOFT_LEVELS)).astype(np.uint8)
+
+
+def is_soft(labels):
+    """Which of ``labels`` (a numpy array or torch tensor) are soft pseudo labels."""
+    return (labels >= SOFT_FIRST) & (labels != IGNORE)
+
+
+def soft_probability(soft_labels):
+    """The probabilities that soft pseudo labels stand for (floats, numpy or torch as given)."""
+    return (soft_labels - SOFT_FIRST) / SOFT_LEVELS
 
 # RGB colours for overlays and legends.
 PALETTE: tuple[tuple[int, int, int], ...] = (

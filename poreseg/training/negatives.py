@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from poreseg.classes import FAINT, IGNORE, SOFT_FIRST, STRUCTURE
+from poreseg.classes import FAINT, IGNORE, STRUCTURE, is_soft
 
 NEGATIVE_SHARE = 0.5
 MAX_STRUCTURES = 3
@@ -101,6 +101,6 @@ def add_negatives(rgb: np.ndarray, labels: np.ndarray, pore_px: float,
     pore_under = structure & (labels == 1)
     labels[structure] = STRUCTURE
     labels[pore_under] = IGNORE
-    skin_or_soft = (labels == 0) | (labels == FAINT) | ((labels >= SOFT_FIRST) & (labels != IGNORE))
+    skin_or_soft = (labels == 0) | (labels == FAINT) | is_soft(labels)
     labels[(drawn > 0.05) & ~structure & skin_or_soft] = IGNORE
     return np.clip(image + 0.5, 0, 255).astype(np.uint8), labels

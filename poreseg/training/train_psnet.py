@@ -19,8 +19,8 @@ are at most ``segment.MAX_PORE_PX``) times 0.7-1.4, rotated, flipped and photome
 (exposure, gamma, colour temperature, noise, slight blur, JPEG); half of them are centred on a labelled
 pore. The loss sees labelled pixels only: generalised cross-entropy, which bounds the pull of a wrong
 label, with pores up-weighted by the batch's background-to-pore ratio, plus a Tversky term that weighs
-missed pores more than false ones (DoGPore's coarse labels keep only its surest pores); binary
-cross-entropy towards the soft targets.
+missed pores more than false ones (DoGPore's coarse labels keep only its surest pores); on the soft
+pseudo labels, a smooth L1 between the logits and their probability's logit.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.classes import IGNORE, SOFT_FIRST, SOFT_LEVELS, STRUCTURE
+from poreseg.classes import IGNORE, STRUCTURE, is_soft, soft_label, soft_probability
 from poreseg.models.psnet_net import PSNet
 from poreseg.pores.segment import PoreSegmenter, prepare_input, working_scale
 from poreseg.training import loop
@@ -111,7 +111,7 @@ def timed(batch_iterator: Iterator, log, after: int = 20) -> Iterator:
 
 def soft_labels(labels: np.ndarray, probability: np.ndarray, region: np.ndarray) -> np.ndarray:
     """The next round's labels: inside ``region`` the previous network's calibrated probability as a soft
-    target (label SOFT_FIRST + round(p * SOFT_LEVELS)), but structures (DoGPore's lines and blobs, the
+    target (``poreseg.classes.soft_label``), but structures (DoGPore's lines and blobs, the
     parts of the face that hold no pores) stay STRUCTURE; outside, the current labels. DoGPore's pores
     become soft too: kept as hard pores beside soft targets, their up-weighted loss inflated the next
     network's probabilities (it marked 10% of real skin where the previous one marked 4%).
@@ -121,9 +121,8 @@ def soft_labels(labels: np.ndarray, probability: np.ndarray, region: np.ndarray)
     marked almost nothing on real skin (checkpoints/psnet_v4_round1.pt). A soft target keeps the faint
     pores the network grades between those, and the structures it must learn to leave out stay hard."""
     updated = labels.copy()
-    soft = (SOFT_FIRST + np.rint(np.clip(probability, 0, 1) * SOFT_LEVELS)).astype(np.uint8)
     graded = region & (labels != STRUCTURE)
-    updated[graded] = soft[graded]
+    updated[graded] = soft_label(probability[graded])
     return updated
 
 
@@ -144,11 +143,12 @@ def pseudo_labels(net: torch.nn.Module, photos: list[PorePhoto], labels: list[np
         cv2.imwrite(str(path.with_suffix(".tmp.png")), new)
         path.with_suffix(".tmp.png").replace(path)
         updated.append(new)
-    soft = np.concatenate([lab[(lab >= SOFT_FIRST) & (lab != IGNORE)] for lab in updated]).astype(np.float32)
+    soft_pixels = sum(int(is_soft(lab).sum()) for lab in updated)
+    soft_sum = sum(float(soft_probability(lab[is_soft(lab)].astype(np.float32)).sum()) for lab in updated)
     pores = sum(int((lab == 1).sum()) for lab in updated)
     labelled = sum(int((lab != IGNORE).sum()) for lab in updated)
     log(f"pseudo labels in {folder}: {labelled / 1e6:.1f} Mpx labelled, {pores / max(labelled, 1):.2%} hard pore, "
-        f"mean soft target {((soft - SOFT_FIRST) / SOFT_LEVELS).mean():.3f} on {soft.size / 1e6:.1f} Mpx")
+        f"mean soft target {soft_sum / max(soft_pixels, 1):.3f} on {soft_pixels / 1e6:.1f} Mpx")
     return updated
 
 
