@@ -9,8 +9,9 @@ References (random weights; only their cost matters):
     segmenter, against PortraitNet.
 All four models are timed up to full-resolution logits: ours emit logits at 1/4 (parser) and 1/2
 (portrait) resolution and the caller upsamples them, so that upsampling is included here to compare
-like with like. All four run as the pipeline runs its networks (poreseg.inference): batch norms folded
-into the convolutions, channels-last weights and input.
+like with like. All four run as the pipeline runs its networks (poreseg.inference): exported to ONNX
+with batch norms folded into the convolutions (poreseg.models.export), in ONNX Runtime sessions with the
+app's options.
 """
 from __future__ import annotations
 
@@ -18,18 +19,20 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# Before torch, as the app does: poreseg sets OpenMP's passive wait policy, which torch reads as it
-# loads. Imported after torch, this benchmark timed spinning threads the pipeline never runs.
-import poreseg  # noqa: E402, F401
+import numpy as np  # noqa: E402
+import poreseg  # noqa: E402, F401  (before onnxruntime: it switches ONNX Runtime's telemetry off)
+import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from poreseg.inference import SMALL_NETWORK_THREADS, prepare_for_inference  # noqa: E402
+from poreseg.inference import SMALL_NETWORK_THREADS, session_options  # noqa: E402
+from poreseg.models.export import to_onnx  # noqa: E402
 from poreseg.models.parser_net import FaceParserNet  # noqa: E402
 from poreseg.models.portrait_net import PortraitNet  # noqa: E402
 
@@ -207,20 +210,18 @@ def weight_mb(model: nn.Module) -> float:
     return sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point()) / 1e6
 
 
-def time_pair(models: tuple[nn.Module, nn.Module], x: torch.Tensor, runs: int, warmup: int = 5
-              ) -> list[list[float]]:
-    """Milliseconds per run for each model. Runs alternate between the two models so that both see
-    the same background load, which on a shared machine drifts far more than the difference we measure."""
-    times: list[list[float]] = [[] for _ in models]
-    with torch.inference_mode():
-        for _ in range(warmup):
-            for model in models:
-                model(x)
-        for _ in range(runs):
-            for model, out in zip(models, times):
-                start = time.perf_counter()
-                model(x)
-                out.append((time.perf_counter() - start) * 1e3)
+def time_pair(calls: tuple[Callable[[], object], ...], runs: int, warmup: int = 5) -> list[list[float]]:
+    """Milliseconds per run for each call. Runs alternate between the two so that both see the same
+    background load, which on a shared machine drifts far more than the difference we measure."""
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(warmup):
+        for call in calls:
+            call()
+    for _ in range(runs):
+        for call, out in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            out.append((time.perf_counter() - start) * 1e3)
     return times
 
 
@@ -232,9 +233,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs per model (default 30)")
     parser.add_argument("--threads", type=int, default=SMALL_NETWORK_THREADS,
-                        help=f"torch intra-op threads (default {SMALL_NETWORK_THREADS}, as the pipeline runs them)")
+                        help=f"intra-op threads (default {SMALL_NETWORK_THREADS}, as the pipeline runs them)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     pairs = [
@@ -245,14 +245,15 @@ def main() -> None:
     for task, ours, size, reference, ref_name in pairs:
         # Sizes as trained (batch norms and all), before folding changes the parameter count.
         sizes = {id(model): (param_count(model), weight_mb(model)) for model in (ours, reference)}
-        ours, reference = FullResolution(prepare_for_inference(ours)), prepare_for_inference(reference)
-        x = torch.randn(1, 3, size, size).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            for model in (ours, reference):
-                assert model(x).shape[-2:] == x.shape[-2:], f"{type(model).__name__}: output not at input size"
-        ours_ms, ref_ms = time_pair((ours, reference), x, args.runs)
+        sessions = tuple(onnxruntime.InferenceSession(to_onnx(model), session_options(args.threads))
+                         for model in (FullResolution(ours), reference))
+        x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+        for model, session in zip((ours, reference), sessions):
+            shape = session.run(None, {"x": x})[0].shape
+            assert shape[-2:] == x.shape[-2:], f"{type(model).__name__}: output not at input size"
+        ours_ms, ref_ms = time_pair(tuple(lambda s=s: s.run(None, {"x": x}) for s in sessions), args.runs)
         speedup = statistics.median(ref_ms) / statistics.median(ours_ms)
-        for name, model, ms, is_ours in ((type(ours.net).__name__, ours.net, ours_ms, True),
+        for name, model, ms, is_ours in ((type(ours).__name__, ours, ours_ms, True),
                                          (ref_name, reference, ref_ms, False)):
             goal = ""
             params, megabytes = sizes[id(model)]
@@ -268,7 +269,8 @@ def main() -> None:
                          f"{p50:.1f}", f"{percentile(ms, 90):.1f}",
                          f"{speedup:.2f}x" if is_ours else "1.00x", goal))
 
-    print(f"\n{args.runs} timed runs, {args.threads} threads, batch 1, input 256x256, fp32, torch {torch.__version__}\n")
+    print(f"\n{args.runs} timed runs, {args.threads} threads, batch 1, input 256x256, fp32, "
+          f"ONNX Runtime {onnxruntime.__version__}\n")
     header = ("Task", "Model", "Params", "Weights MB", "p50 ms", "p90 ms", "Speed-up vs ref", "Goal")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import poreseg  # noqa: E402, F401  (before torch: it sets OpenMP's passive wait policy, read as torch loads)
+import poreseg  # noqa: E402, F401  (before onnxruntime: it switches ONNX Runtime's telemetry off)
 
 from benchmarks.bench_pipeline import benchmark_photos  # noqa: E402
 from poreseg.parsing import parse_face  # noqa: E402

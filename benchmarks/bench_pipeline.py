@@ -59,12 +59,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import poreseg  # noqa: E402, F401  (before torch: it sets OpenMP's passive wait policy, read as torch loads)
-import torch  # noqa: E402
+import poreseg  # noqa: E402, F401  (before onnxruntime: it switches ONNX Runtime's telemetry off)
+import onnxruntime  # noqa: E402
 
 from poreseg.analysis import Analysis, AnalysisOptions, analyze  # noqa: E402
 from poreseg.imageio import load_image  # noqa: E402
 from dashboard.warm_up import warm_up  # noqa: E402
+from poreseg.inference import ModelSession  # noqa: E402
 from poreseg.weights import WEIGHTS_DIR  # noqa: E402
 
 PORTRAIT = REPO / "examples" / "005_03.jpg"  # the 12 MP photo's face
@@ -101,7 +102,7 @@ print(json.dumps({"import": imported - launched, "result": done - launched, "pea
 WORKER_SCRIPT = """
 import json, sys, time
 import numpy as np
-import poreseg, torch
+import poreseg, torch  # the baseline revision runs its networks in PyTorch
 if sys.argv[1] != "app":
     torch.set_num_threads(int(sys.argv[1]))
 from poreseg.analysis import AnalysisOptions, analyze
@@ -318,7 +319,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per photo (default 5)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads for every network (default: the app's own settings)")
+                        help="intra-op threads for every network (default: the app's own settings)")
     parser.add_argument("--method", choices=("psnet", "dog"), default="psnet" if trained else "dog",
                         help="pore method (default psnet when weights/psnet.pt exists, else dog)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -328,7 +329,8 @@ def main() -> None:
                              "and print the ratios")
     args = parser.parse_args()
     if args.threads:
-        torch.set_num_threads(args.threads)
+        for session_class in ModelSession.__subclasses__():
+            session_class.threads = args.threads
 
     load_before = os.getloadavg()[0]
     psnet_problem = warm_up()
@@ -355,7 +357,7 @@ def main() -> None:
               f"analysed region {analysis.face.region.sum() / 1e6:.2f} MP, pore diameter {analysis.face.pore_px:.1f} px")
     threads = f"{args.threads} threads for every network" if args.threads else "the app's thread settings"
     print(f"\n{args.repeats} timed calls per photo after one warm-up, {threads}, method {args.method}, "
-          f"torch {torch.__version__}"
+          f"ONNX Runtime {onnxruntime.__version__}"
           + (f"; baseline: revision {args.baseline}, its calls alternating with these" if args.baseline else ""))
     # Other work on the machine slows every threaded operation down, by how much depends on how OpenMP
     # threads wait for each other: say how busy the machine was and which wait policy ran.

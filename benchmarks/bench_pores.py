@@ -3,11 +3,11 @@
     python benchmarks/bench_pores.py [--runs 5] [--threads 2] [--size 2048]
 
 Both networks run the way the product runs PS-Net: ``PoreSegmenter`` prepares the input, cuts the
-region into tiles on the 16-px grid (at most 768 px, 32 px of context on each side) and runs a copy of
-the network with its batch norms folded and channels-last weights; PS-Net draws
-``segment.MC_SAMPLES`` Monte-Carlo samples per tile, the U-Net has nothing to sample. The region is a
+region into tiles on the 16-px grid (at most 768 px, 32 px of context on each side) and runs the
+network's ONNX export (batch norms folded) in ONNX Runtime; PS-Net draws ``export.MC_SAMPLES``
+Monte-Carlo samples per tile, the U-Net has nothing to sample. The region is a
 synthetic skin texture with pores at their native size (no resampling); time does not depend on what
-the pixels show. weights/psnet.pt is used when it exists, random weights otherwise (only the cost is
+the pixels show. weights/psnet.onnx is used when it exists, random weights otherwise (only the cost is
 measured); the U-Net always has random weights.
 """
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import poreseg  # noqa: E402, F401  (before torch: it sets OpenMP's passive wait policy, read as torch loads)
 import numpy as np  # noqa: E402
+import poreseg  # noqa: E402, F401  (before onnxruntime: it switches ONNX Runtime's telemetry off)
+import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench_models import param_count, percentile, time_pair  # noqa: E402
+from poreseg.models.export import MC_SAMPLES  # noqa: E402
 from poreseg.models.psnet_net import PlainUNet, PSNet  # noqa: E402
 from poreseg.pores import segment  # noqa: E402
 from poreseg.weights import WEIGHTS_DIR  # noqa: E402
@@ -66,24 +68,24 @@ def macs_per_pixel(model: nn.Module, size: int = 256) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per model (default 5)")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     parser.add_argument("--size", type=int, default=2048, help="side of the square region (default 2048)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    segment.PoreSegmenter.threads = args.threads
     torch.manual_seed(0)
 
-    trained = (WEIGHTS_DIR / "psnet.pt").exists()
+    trained = (WEIGHTS_DIR / "psnet.onnx").exists()
     psnet = segment.PoreSegmenter.load() if trained else segment.PoreSegmenter.from_net(PSNet())
     unet = segment.PoreSegmenter.from_net(PlainUNet())
     rgb = skin_region_image(args.size)
     region = np.ones(rgb.shape[:2], bool)
-    calls = tuple(lambda _, s=s: s(rgb, region, PORE_PX) for s in (psnet, unet))
-    psnet_s, unet_s = ([t / 1e3 for t in times] for times in time_pair(calls, None, args.runs, warmup=1))
+    calls = tuple(lambda s=s: s(rgb, region, PORE_PX) for s in (psnet, unet))
+    psnet_s, unet_s = ([t / 1e3 for t in times] for times in time_pair(calls, args.runs, warmup=1))
     ratio = statistics.median(psnet_s) / statistics.median(unet_s)
 
     print(f"\n{args.runs} timed runs each, alternating, {args.threads} threads, region {args.size}x{args.size}, "
-          f"fp32, torch {torch.__version__}; PS-Net with {segment.MC_SAMPLES} Monte-Carlo draws, "
-          f"{'weights/psnet.pt' if trained else 'random weights (weights/psnet.pt not trained yet)'}")
+          f"fp32, ONNX Runtime {onnxruntime.__version__}; PS-Net with {MC_SAMPLES} Monte-Carlo draws, "
+          f"{'weights/psnet.onnx' if trained else 'random weights (weights/psnet.onnx not exported yet)'}")
     # Other work on the machine slows every threaded operation down: say how busy it was.
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end\n")
     header = ("Model", "Params", "MACs/px", "p50 s", "p90 s", "Time vs U-Net")

@@ -17,16 +17,21 @@ import os
 from typing import TYPE_CHECKING
 
 # OpenMP threads that spin while waiting for each other starve everything else on a 2-core machine
-# (measured: face parsing 13 s instead of 0.4 s next to another busy process). Must be set before torch
-# loads; a value the user set wins.
+# (measured: face parsing 13 s instead of 0.4 s next to another busy process). For PyTorch (training and
+# evaluation; the app's ONNX Runtime sessions are set not to spin), so it must be set before torch loads;
+# a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ONNX Runtime's usage telemetry: off. Its import otherwise writes a session file (.ses) into the temporary
+# folder, which the privacy tests catch, and it may report events over the network; neither belongs in an
+# app that analyses faces. Read as onnxruntime loads (poreseg.inference also switches the events off).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from poreseg.classes import CLASSES  # noqa: E402
 
 __version__ = "0.1.0"
 
-# Model-backed names import torch on first use only: `import poreseg` stays light for the command line's
-# --help and for the training-only teacher environment, which has no torch.
+# Model-backed names import ONNX Runtime on first use only: `import poreseg` stays light for the command
+# line's --help and for the training-only teacher environment, which has no ONNX Runtime.
 _LAZY = {
     "analyze": "poreseg.analysis",
     "AnalysisOptions": "poreseg.analysis",

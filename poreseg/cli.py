@@ -1,7 +1,7 @@
 """Command line: ``python -m poreseg {parse,portrait,pores,eval,train} ...``.
 
-A thin layer over the library. Model and training modules import torch, so they are imported inside
-the commands that need them and ``--help`` stays fast.
+A thin layer over the library. Model modules import ONNX Runtime and training modules torch, so they are
+imported inside the commands that need them and ``--help`` stays fast.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PIL import Image
 from poreseg.imageio import ImageLoadError, load_image
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.scores import whole_score
+from poreseg.weights import WeightsError
 
 PROG = "poreseg"
 
@@ -209,14 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ImageLoadError, OSError) as error:
+    except (ImageLoadError, OSError, WeightsError) as error:
         return fail(error)
-    except RuntimeError as error:
-        # WeightsError's module imports torch; if one was raised, that import has happened already.
-        from poreseg.weights import WeightsError
-        if isinstance(error, WeightsError):
-            return fail(error)
-        raise
 
 
 def fail(error: Exception) -> int:

@@ -1,79 +1,107 @@
-"""Networks prepared for CPU inference, and the session base the face parser, the portrait network and
-PS-Net run in (ModelSession)."""
+"""The session base the face parser, the portrait network and PS-Net run in (ModelSession): an ONNX
+Runtime session of the network's graph (``weights/NAME.onnx``, exported from the trained PyTorch weights
+by ``poreseg.models.export``). Nothing the app runs imports PyTorch: it took 1.1 s and over 200 MB of a
+fresh process, against 0.1 s and 45 MB for ONNX Runtime, which runs these networks as fast or faster.
+"""
 from __future__ import annotations
 
-import copy
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+import numpy as np
+import onnxruntime
 
-from poreseg.weights import load_weights
+from poreseg.weights import WeightsError, onnx_path
+
+onnxruntime.disable_telemetry_events()  # in case onnxruntime was imported before poreseg (poreseg/__init__.py)
 
 if TYPE_CHECKING:
+    from torch import nn
     from typing_extensions import Self  # typing.Self from Python 3.11 on
 
-
-def prepare_for_inference(net: nn.Module) -> nn.Module:
-    """``net`` itself, changed for CPU inference: in eval mode, batch norms folded into the convolutions
-    before them, and channels-last weights, the memory order in which oneDNN's depthwise convolutions
-    run many times faster (30x on a 48-channel map here). Inputs should be channels-last too (a tensor
-    viewed from an HxWxC array is): a contiguous one is converted at the first convolution, and the
-    outputs are channels-last either way.
-
-    Folding changes the outputs by float rounding only (measured: at most 5e-6 on the parser's logits).
-    """
-    net.eval()
-    for module in net.modules():
-        if isinstance(module, nn.Sequential):
-            for i in range(len(module) - 1):
-                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
-                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
-                    module[i + 1] = nn.Identity()
-    return net.to(memory_format=torch.channels_last)
+# Intra-op threads of the two small networks (256x256 inputs). Measured in the app's mode (benchmarks/
+# bench_threads.py, 2 cores): their operations are too small to share, and the second thread's wake-ups
+# cost more than it computes (parser 13 ms on 1 thread against 17 ms on 2, portrait 11 against 31 ms,
+# with other work beside them). PS-Net's tiles gain from more: one per CPU this process may use (ONNX
+# Runtime's own default was 25% slower here: 76 against 61 ms on a 576 px tile, 2 cores).
+SMALL_NETWORK_THREADS = 1
+ALL_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def inference_copy(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` prepared for CPU inference, for a caller that goes on training its own."""
-    return prepare_for_inference(copy.deepcopy(net))
+def session_options(threads: int, lean: bool = False) -> onnxruntime.SessionOptions:
+    """Options of a session on ``threads`` intra-op threads; ``lean``: for large inputs of varying sizes
+    (PS-Net's tiles), without the blocked-layout rewrite and the memory pattern (see PoreSegmenter.lean)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if lean:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.enable_mem_pattern = False
+    # Threads that spin while waiting for work starve everything else on a 2-core machine (measured with
+    # PyTorch's OpenMP: face parsing 13 s instead of 0.4 s next to another busy process).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only: no warnings about the graph on every start
+    return options
 
 
 class ModelSession:
-    """A network prepared for CPU inference, and the calls on images around it (FaceParser,
+    """A network's ONNX Runtime session, and the calls on images around it (FaceParser,
     PortraitSegmenter, PoreSegmenter).
 
-    ``shared()`` is the process's one session of a class, loaded from its shipped weights on first use,
+    ``shared()`` is the process's one session of a class, loaded from its shipped graph on first use,
     under a lock, so that requests arriving together on Gradio's worker threads load it once. ``load``
-    reads other weights, ``from_net`` wraps a network in memory (training-time validation, an
-    evaluation), and ``swapped`` puts another session in the shared one's place for a while (tests).
+    reads other weights, ``from_net`` exports a PyTorch network in memory (training-time validation, an
+    evaluation; both need PyTorch), and ``swapped`` puts another session in the shared one's place for a
+    while (tests). A session may run on several threads at once.
     """
 
-    weights_name: ClassVar[str]  # weights/NAME.pt and its model card NAME.md
+    weights_name: ClassVar[str]  # weights/NAME.onnx, weights/NAME.pt and their model card NAME.md
+    threads: ClassVar[int] = SMALL_NETWORK_THREADS
+    lean: ClassVar[bool] = False  # session_options
     _shared: ClassVar[dict[type, "ModelSession"]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, net: nn.Module):
-        self.net = net  # prepared for inference (prepare_for_inference)
+    def __init__(self, graph: bytes | Path):
+        """``graph``: an ONNX file, or its bytes (poreseg.models.export.to_onnx)."""
+        source = graph if isinstance(graph, bytes) else str(graph)
+        try:
+            self.session = onnxruntime.InferenceSession(source, session_options(self.threads, self.lean),
+                                                        providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own unrelated types for a damaged file
+            where = "" if isinstance(graph, bytes) else f"{graph} "
+            raise WeightsError(f"model weights unreadable: {where}({str(error).splitlines()[0]})") from error
+        self.metadata: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
+        self.run_options = onnxruntime.RunOptions()
+        if self.lean:
+            self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    @staticmethod
-    def build_net() -> nn.Module:
-        """The untrained network that the weights are loaded into."""
-        raise NotImplementedError
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The graph's output for one (1, 3, H, W) float32 input."""
+        return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)}, self.run_options)[0]
 
     @classmethod
-    def load(cls, weights: Path | None = None, **options) -> Self:
-        """A session of ``weights/NAME.pt`` (or ``weights``), checked against its model card."""
-        return cls(prepare_for_inference(load_weights(cls.build_net(), cls.weights_name, weights)), **options)
+    def load(cls, weights: Path | None = None, **export_options) -> Self:
+        """A session of ``weights/NAME.onnx`` checked against its model card, or of ``weights``: an ONNX
+        file, or a trained PyTorch file of this network (a checkpoint under evaluation, exported on the
+        spot with ``export_options``; needs PyTorch)."""
+        if weights is None:
+            return cls(onnx_path(cls.weights_name))
+        if Path(weights).suffix == ".onnx":
+            return cls(Path(weights))
+        from poreseg.models.export import load_network, to_onnx
+
+        return cls(to_onnx(load_network(cls.weights_name, Path(weights)), **export_options))
 
     @classmethod
-    def from_net(cls, net: nn.Module, **options) -> Self:
-        """A session around a copy of a network in memory, which its owner may go on training."""
-        return cls(inference_copy(net), **options)
+    def from_net(cls, net: nn.Module, **export_options) -> Self:
+        """A session of a PyTorch network in memory, exported (its owner may go on training it)."""
+        from poreseg.models.export import to_onnx
+
+        return cls(to_onnx(net, **export_options))
 
     @classmethod
     def shared(cls) -> Self:
@@ -101,23 +129,3 @@ class ModelSession:
                 cls._shared.pop(cls, None)
                 if previous is not None:
                     cls._shared[cls] = previous
-
-
-# Intra-op threads of the two small networks (256x256 inputs). Measured in the app's mode, OpenMP
-# threads waiting passively and the analysis on a worker thread (benchmarks/bench_threads.py, 2 cores):
-# their operations are too small to share, and the second thread's wake-ups cost more than it computes
-# (parser 13 ms on 1 thread against 17 ms on 2, portrait 11 against 31 ms, with other work beside
-# them). PS-Net's 768 px tiles gain from a second thread (226 against 265 ms) and keep the process's
-# setting.
-SMALL_NETWORK_THREADS = 1
-
-
-@contextmanager
-def intra_op_threads(count: int) -> Iterator[None]:
-    """Within the block, torch uses at most ``count`` intra-op threads (fewer if the process is set to fewer)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(min(count, previous))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
-from poreseg.classes import BACKGROUND, CLASSES, EYE, FACIAL_FEATURES, NOSE, SKIN
+from poreseg.classes import BACKGROUND, EYE, FACIAL_FEATURES, NOSE, SKIN
 from poreseg.imageio import as_rgb8
-from poreseg.models.parser_net import FaceParserNet
-from poreseg.inference import SMALL_NETWORK_THREADS, ModelSession, intra_op_threads
+from poreseg.inference import ModelSession
 
-INPUT_SIZE = FaceParserNet.input_size
+INPUT_SIZE = 256  # the network's input side (FaceParserNet.input_size, which a test holds equal)
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
 LABEL_UPSAMPLE_MAX = 1024  # logits are resampled to at most this size before the argmax
 MIN_FEATURE_AREA = 0.0004  # of a view: smaller feature clusters are not faces
@@ -38,10 +36,13 @@ class FaceParsing:
     faces_found: int
 
 
-def normalise(rgb: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 -> 1x3xHxW float, the scaling every network here was trained with."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
-    return ((x / 255.0 - 0.5) / 0.25).unsqueeze(0)
+def normalise(rgb: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 -> 1x3xHxW float32, the scaling every network here was trained with."""
+    x = np.ascontiguousarray(rgb.transpose(2, 0, 1), np.float32)
+    x /= np.float32(255.0)
+    x -= np.float32(0.5)
+    x /= np.float32(0.25)
+    return x[None]
 
 
 def square_crop_matrix(centre: tuple[float, float], side: float, out_size: int, angle_deg: float = 0.0,
@@ -163,16 +164,10 @@ class FaceParser(ModelSession):
 
     weights_name = "face_parser"
 
-    @staticmethod
-    def build_net() -> FaceParserNet:
-        return FaceParserNet(len(CLASSES))
-
-    @torch.inference_mode()
     def labels(self, view: np.ndarray, out_size: int) -> np.ndarray:
         """Class ids (``out_size`` square uint8) of a square view (warp_view); the logits are resampled
         (bilinear) to ``out_size`` before the argmax."""
-        with intra_op_threads(SMALL_NETWORK_THREADS):
-            logits = self.net(normalise(view))[0].permute(1, 2, 0).numpy()
+        logits = self.run(normalise(view))[0].transpose(1, 2, 0)
         return resampled_argmax(np.ascontiguousarray(logits), out_size)
 
     def find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, int]:

@@ -1,12 +1,18 @@
-"""Shipped model weights: where they are and a checked load. Nothing is ever downloaded."""
+"""Shipped model weights: where they are and checked loads. Nothing is ever downloaded.
+
+Each network ships twice: ``weights/NAME.pt``, the trained PyTorch weights (training and evaluation read
+them), and ``weights/NAME.onnx``, their export (poreseg.models.export), which the runtime runs. The
+model card ``weights/NAME.md`` states the sha256 of both.
+"""
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _weights_dir() -> Path:
@@ -32,12 +38,15 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def expected_sha256(name: str) -> str | None:
-    """The sha256 the model card ``weights/NAME.md`` states, if it states one."""
+def expected_sha256(name: str, kind: str = "pt") -> str | None:
+    """The sha256 the model card ``weights/NAME.md`` states for ``weights/NAME.pt`` (``kind`` "pt": the
+    first ``sha256`` of the card) or for its ONNX export (``kind`` "onnx": the first ``onnx_sha256``),
+    if it states one."""
     card = WEIGHTS_DIR / f"{name}.md"
     if not card.exists():
         return None
-    match = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", card.read_text(), re.IGNORECASE)
+    label = r"onnx_sha256" if kind == "onnx" else r"(?<!onnx_)sha256"
+    match = re.search(label + r"[^0-9a-f]*([0-9a-f]{64})", card.read_text(), re.IGNORECASE)
     return match.group(1).lower() if match else None
 
 
@@ -45,14 +54,28 @@ def weights_path(name: str, path: Path | None = None) -> Path:
     return Path(path) if path else WEIGHTS_DIR / f"{name}.pt"
 
 
-def load_state(name: str, path: Path | None = None) -> dict:
-    """State dict of ``weights/NAME.pt`` (or ``path``), checked against its model card's sha256."""
-    path = weights_path(name, path)
-    expected = expected_sha256(name) if path.resolve().parent == WEIGHTS_DIR.resolve() else None
+def checked_file(name: str, path: Path, kind: str) -> Path:
+    """``path``, a weights file of the network NAME of ``kind`` ("pt" or "onnx"); if it is the shipped one,
+    checked against its model card's sha256 (WeightsError when missing or different)."""
+    expected = expected_sha256(name, kind) if path.resolve().parent == WEIGHTS_DIR.resolve() else None
     if not path.exists():
         raise WeightsError(f"model weights missing: {path} (expected sha256 {expected or 'see its model card'})")
     if expected and sha256(path) != expected:
         raise WeightsError(f"model weights corrupted: {path} does not match sha256 {expected} from {name}.md")
+    return path
+
+
+def onnx_path(name: str) -> Path:
+    """``weights/NAME.onnx``, the runtime's graph of the network NAME, checked (checked_file)."""
+    return checked_file(name, WEIGHTS_DIR / f"{name}.onnx", "onnx")
+
+
+def load_state(name: str, path: Path | None = None) -> dict:
+    """State dict of ``weights/NAME.pt`` (or ``path``), checked against its model card's sha256. Needs
+    PyTorch (training and evaluation only)."""
+    import torch
+
+    path = checked_file(name, weights_path(name, path), "pt")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a damaged file

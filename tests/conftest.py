@@ -15,8 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def requires_weights(*names: str) -> pytest.MarkDecorator:
-    """Skip a test until ``weights/NAME.pt`` has been trained for each name."""
-    missing = [f"weights/{name}.pt" for name in names if not (REPO_ROOT / "weights" / f"{name}.pt").exists()]
+    """Skip a test until ``weights/NAME.onnx`` (what the runtime runs) exists for each name."""
+    missing = [f"weights/{name}.onnx" for name in names if not (REPO_ROOT / "weights" / f"{name}.onnx").exists()]
     return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not trained yet")
 
 

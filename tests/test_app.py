@@ -32,10 +32,10 @@ def test_failure_messages_name_the_problem_not_the_server():
     assert unreadable.title == "Could not read the image" and "not an image" in unreadable.detail
     assert failure(AnalysisError("No face found.")).title == "Cannot analyse this photo"
 
-    missing = failure(WeightsError(f"model weights missing: {WEIGHTS_DIR / 'psnet.pt'} (expected sha256 abc)"))
+    missing = failure(WeightsError(f"model weights missing: {WEIGHTS_DIR / 'psnet.onnx'} (expected sha256 abc)"))
     assert "PS-Net" in missing.title and "DoGPore" in missing.detail
-    assert "psnet.pt" in missing.detail and str(WEIGHTS_DIR) not in missing.detail
-    assert failure(WeightsError("model weights missing: /srv/w/face_parser.pt")).title == "The models could not load"
+    assert "psnet.onnx" in missing.detail and str(WEIGHTS_DIR) not in missing.detail
+    assert failure(WeightsError("model weights missing: /srv/w/face_parser.onnx")).title == "The models could not load"
 
     unexpected = failure(KeyError("/home/someone/secret/photo.jpg"))
     assert unexpected.title == "Analysis failed" and "KeyError" in unexpected.detail
@@ -427,14 +427,14 @@ def test_a_file_over_the_size_limit_is_refused(app_client, tmp_path):
 
 @requires_models
 def test_psnet_without_weights_is_a_clear_message_and_dogpore_still_works(app_client, tmp_path, monkeypatch):
-    """A server whose weights/ has no psnet.pt (PS-Net is optional) says so; DoGPore still works."""
+    """A server whose weights/ has no psnet.onnx (PS-Net is optional) says so; DoGPore still works."""
     import poreseg.weights
     from poreseg.pores.segment import PoreSegmenter
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     for name in ("face_parser", "portrait"):
-        for suffix in (".pt", ".md"):
+        for suffix in (".onnx", ".md"):
             shutil.copy(WEIGHTS_DIR / f"{name}{suffix}", tmp_path)
     monkeypatch.setattr(poreseg.weights, "WEIGHTS_DIR", tmp_path)
     with PoreSegmenter.swapped(None), pytest.raises(AppError, match="PS-Net is not available.*DoGPore"):
@@ -472,10 +472,10 @@ def test_warm_up_loads_the_networks_and_says_whether_psnet_is_there():
     from dashboard.warm_up import warm_up
 
     problem = warm_up()
-    if (WEIGHTS_DIR / "psnet.pt").exists():
+    if (WEIGHTS_DIR / "psnet.onnx").exists():
         assert problem is None
     else:
-        assert "psnet.pt" in problem and str(WEIGHTS_DIR) not in problem
+        assert "psnet.onnx" in problem and str(WEIGHTS_DIR) not in problem
 
 
 def test_every_field_of_the_dashboard_has_its_component():

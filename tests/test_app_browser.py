@@ -208,7 +208,7 @@ def test_the_dashboard_in_a_browser(browser, app_url, photos, caplog, capfd):
 
     # The close-up, analysed again with PS-Net: the before/after shows where pores are, visibly changed.
     status = upload_and_wait(page, photos[0])
-    if (REPO_ROOT / "weights" / "psnet.pt").exists():
+    if (REPO_ROOT / "weights" / "psnet.onnx").exists():
         page.get_by_role("radio", name="PS-Net").check()
         page.get_by_role("button", name="Analyse").click()
         status = wait_for_status(page, "with PS-Net")

@@ -31,14 +31,14 @@ class InjectedFault(RuntimeError):
 
 # Where a fault is injected ("module:attribute.path"), on which call, with which pore method. The parser
 # runs twice per photo (finding the face, then parsing its crop): its network fails half-way through
-# parsing. PS-Net's context decoder fails while its dropout layers are switched to Monte-Carlo sampling.
+# parsing. PS-Net fails in the middle of its tiles.
 FAULTS = [
-    pytest.param("poreseg.models.parser_net:FaceParserNet.forward", 2, "dog", id="parser network, second pass"),
-    pytest.param("poreseg.models.portrait_net:PortraitNet.forward", 1, "dog", id="portrait network"),
+    pytest.param("poreseg.parsing:FaceParser.run", 2, "dog", id="parser network, second pass"),
+    pytest.param("poreseg.portrait:PortraitSegmenter.run", 1, "dog", id="portrait network"),
     pytest.param("poreseg.analysis:segment_pores", 1, "dog", id="pore segmentation"),
     pytest.param("poreseg.face:face_zones", 1, "dog", id="zones"),
     pytest.param("poreseg.analysis:density_map", 1, "dog", id="density map"),
-    pytest.param("poreseg.models.psnet_net:BayesianContextDecoder.forward", 1, "psnet", id="PS-Net sampling",
+    pytest.param("poreseg.pores.segment:PoreSegmenter.run", 2, "psnet", id="PS-Net network",
                  marks=requires_weights("psnet")),
 ]
 
@@ -108,29 +108,33 @@ PROBLEMS = {"missing": None, "corrupted": b"not the trained weights"}
 @pytest.fixture
 def weights_folder(tmp_path, monkeypatch) -> Path:
     """A weights folder of model cards that poreseg.weights then uses; PS-Net, untrained here, gets a card
-    that states a sha256."""
+    that states the sha256 of its weights and of their export."""
     for card in WEIGHTS_DIR.glob("*.md"):
         shutil.copy(card, tmp_path)
     if weights.expected_sha256("psnet") is None:
-        (tmp_path / "psnet.md").write_text(f"# PS-Net\nsha256: {hashlib.sha256(b'psnet').hexdigest()}\n")
+        (tmp_path / "psnet.md").write_text(f"# PS-Net\nsha256: {hashlib.sha256(b'psnet').hexdigest()}\n"
+                                           f"onnx_sha256: {hashlib.sha256(b'psnet.onnx').hexdigest()}\n")
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     return tmp_path
 
 
-@pytest.mark.parametrize("problem", PROBLEMS)
-@pytest.mark.parametrize("name", ["face_parser", "portrait", "psnet"])
-def test_a_missing_or_corrupted_weight_file_is_named_with_its_sha256(weights_folder, name, problem):
-    if PROBLEMS[problem] is not None:
-        (weights_folder / f"{name}.pt").write_bytes(PROBLEMS[problem])
-    expected = weights.expected_sha256(name)
-    with pytest.raises(WeightsError) as raised:
-        load_state(name)
-    message = str(raised.value)
-    assert problem in message and f"{name}.pt" in message and expected in message
-
-
 SESSIONS = {"face_parser": ("poreseg.parsing", "FaceParser"), "portrait": ("poreseg.portrait", "PortraitSegmenter"),
             "psnet": ("poreseg.pores.segment", "PoreSegmenter")}
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"], ids=["trained weights", "runtime graph"])
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("name", ["face_parser", "portrait", "psnet"])
+def test_a_missing_or_corrupted_weight_file_is_named_with_its_sha256(weights_folder, name, problem, kind):
+    """The trained file (training and evaluation read it) and its export (the runtime runs it) each."""
+    if PROBLEMS[problem] is not None:
+        (weights_folder / f"{name}.{kind}").write_bytes(PROBLEMS[problem])
+    expected = weights.expected_sha256(name, kind)
+    module, session = SESSIONS[name]
+    with pytest.raises(WeightsError) as raised:
+        load_state(name) if kind == "pt" else getattr(importlib.import_module(module), session).load()
+    message = str(raised.value)
+    assert problem in message and f"{name}.{kind}" in message and expected in message
 
 
 @pytest.mark.parametrize("name", SESSIONS)
@@ -165,12 +169,12 @@ def test_the_app_names_a_damaged_weight_file_when_it_starts(weights_folder, dama
     """The parser and the portrait network are needed: the app refuses to start. PS-Net is optional: the
     app starts with DoGPore and says why PS-Net is not available."""
     for name in ("face_parser", "portrait"):
-        shutil.copy(WEIGHTS_DIR / f"{name}.pt", weights_folder)
-    (weights_folder / f"{damaged}.pt").write_bytes(b"damaged in transit")
+        shutil.copy(WEIGHTS_DIR / f"{name}.onnx", weights_folder)
+    (weights_folder / f"{damaged}.onnx").write_bytes(b"damaged in transit")
     result = subprocess.run([sys.executable, "-c", STARTUP, str(weights_folder)], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert "Traceback" not in result.stderr
     assert (result.returncode == 0 and "launched" in result.stdout) == starts, result.stderr
-    line = next(line for line in result.stderr.splitlines() if f"{damaged}.pt" in line)
-    assert "corrupted" in line and weights.expected_sha256(damaged) in line
+    line = next(line for line in result.stderr.splitlines() if f"{damaged}.onnx" in line)
+    assert "corrupted" in line and weights.expected_sha256(damaged, "onnx") in line
     assert ("cannot start" in line) != starts and ("DoGPore works" in line) == starts

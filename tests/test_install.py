@@ -102,7 +102,7 @@ def test_the_weights_stay_at_the_repository_top_level():
 
     assert WEIGHTS_DIR == REPO_ROOT / "weights"
     assert not (REPO_ROOT / "poreseg" / "model_weights").exists()
-    assert {"face_parser.pt", "portrait.pt"} <= {path.name for path in WEIGHTS_DIR.glob("*.pt")}
+    assert {"face_parser.onnx", "portrait.onnx"} <= {path.name for path in WEIGHTS_DIR.glob("*.onnx")}
 
 
 def test_every_subpackage_is_listed_for_the_build():

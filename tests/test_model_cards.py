@@ -10,6 +10,7 @@ import yaml
 
 from conftest import REPO_ROOT
 from poreseg.training.hub_card import MODELS, body_of, hub_card, measured_targets
+from poreseg.weights import expected_sha256
 
 WEIGHTS = REPO_ROOT / "weights"
 CARDS = [name for name in MODELS if (WEIGHTS / f"{name}.md").exists()]
@@ -30,6 +31,7 @@ def test_card_header_is_what_the_hub_reads(name):
     assert meta["tags"] and meta["metrics"]
     if (WEIGHTS / f"{name}.pt").exists():
         assert meta["sha256"] == sha256(WEIGHTS / f"{name}.pt")
+        assert meta["onnx_sha256"] == sha256(WEIGHTS / f"{name}.onnx")
     reported = {m["name"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert reported == {t.name: t.value for t in measured_targets(card)} and reported
 
@@ -47,7 +49,8 @@ def test_card_says_what_it_is_for_and_not_for(name):
 @pytest.mark.parametrize("name", CARDS)
 def test_card_is_as_generated(name):
     card = (WEIGHTS / f"{name}.md").read_text()
-    assert hub_card(name, body_of(card)) == card, "edit the templates and run model_card --refresh"
+    assert hub_card(name, body_of(card), expected_sha256(name, "onnx")) == card, \
+        "edit the templates and run model_card --refresh"
 
 
 def test_per_monk_level_bias_is_quoted_from_the_evaluation():

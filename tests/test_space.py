@@ -1,6 +1,6 @@
 """The repository deploys as a Hugging Face Space from a plain push: its README front matter is a valid
 Space configuration that matches the pinned Gradio, binaries are in large-file storage, and the Space
-installs the CPU build of torch."""
+installs no PyTorch (it runs the networks' ONNX exports); the tests and training get its CPU build."""
 from __future__ import annotations
 
 import re
@@ -43,10 +43,11 @@ def test_front_matter_has_what_the_hub_shows():
     assert re.fullmatch(r"3\.\d+", str(config["python_version"]))
 
 
-def test_the_space_installs_the_cpu_build_of_torch():
-    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+def test_the_space_runs_without_torch_and_the_tests_get_its_cpu_build():
+    assert "onnxruntime" in pins("requirements.txt") and "torch" not in pins("requirements.txt")
+    lines = (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
-    assert "torch" in pins("requirements.txt")
+    assert {"torch", "onnx"} <= set(pins("requirements-dev.txt"))
 
 
 def test_every_binary_file_is_in_large_file_storage():
@@ -54,7 +55,7 @@ def test_every_binary_file_is_in_large_file_storage():
     if listed.returncode != 0:
         pytest.skip("not a git checkout")
     binaries = [line.split("\t")[-1] for line in listed.stdout.splitlines() if line.startswith("i/-text")]
-    assert any(name.endswith(".pt") for name in binaries)
+    assert any(name.endswith(".pt") for name in binaries) and any(name.endswith(".onnx") for name in binaries)
     attributes = subprocess.run(["git", "check-attr", "filter", "--", *binaries], cwd=REPO_ROOT,
                                 capture_output=True, text=True, check=True).stdout
     outside = [line for line in attributes.splitlines() if not line.endswith(": filter: lfs")]

@@ -86,17 +86,20 @@ class HighFrequencyAttention(nn.Module):
 class MonteCarloDropout(nn.Dropout2d):
     """Channel dropout (Tompson et al., 2015) that ``monte_carlo`` makes sample in eval mode too:
     Monte-Carlo dropout (Gal & Ghahramani, 2016). Dropping whole feature maps keeps the masks to a
-    few numbers per draw. Drawn from a seeded generator and shared by all images of a batch, they make
-    a prediction reproducible and the same for every tile of an image."""
+    few numbers per draw. Drawn in advance from a seeded generator and shared by all images of a batch,
+    they make a prediction reproducible, the same for every tile of an image, and constants of the
+    exported network (poreseg.models.export)."""
 
-    generator: torch.Generator | None = None
-    draws = 1
+    keep: torch.Tensor | None = None  # (draws, channels) bool, set by monte_carlo
+
+    def __init__(self, p: float, channels: int):
+        super().__init__(p)
+        self.channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.generator is None:
+        if self.keep is None:
             return super().forward(x)
-        keep = torch.rand(self.draws, x.shape[1], generator=self.generator) >= self.p
-        scale = (keep.to(x.dtype) / (1 - self.p)).repeat_interleave(x.shape[0] // self.draws, dim=0)
+        scale = (self.keep.to(x.dtype) / (1 - self.p)).repeat_interleave(x.shape[0] // len(self.keep), dim=0)
         return x * scale[..., None, None]
 
 
@@ -112,7 +115,7 @@ class BayesianContextDecoder(nn.Module):
         super().__init__()
 
         def drop() -> nn.Module:
-            return MonteCarloDropout(dropout) if bayesian else nn.Identity()
+            return MonteCarloDropout(dropout, hidden) if bayesian else nn.Identity()
 
         self.reduce = ConvBNAct(c16, hidden, 1)
         self.sampled = nn.Sequential(drop(), SeparableConv(hidden, hidden), drop(), SeparableConv(hidden, hidden),
@@ -205,14 +208,28 @@ class PSNet(nn.Module):
         detail = self.head(self.detail(x, features)).contiguous()
         draws = samples if self.bayesian else 1
         with monte_carlo(self.context, draws):
-            gains, biases = to_size(self.context(features[3], draws), detail)
-        # All draws at once, (draws, N, 4, h, w): a few large operations rather than many small ones,
-        # which on a busy machine each wait for every thread.
-        n, _, h, w = detail.shape
-        p = self.calibration(torch.addcmul(biases.view(draws, n, 1, h, w), detail, gains.view(draws, n, 1, h, w)))
-        mean = p.mean(0)
-        std = p.sub_(mean).square_().mean(0).sqrt_()
-        return mean, std.mul_(2).clamp_(max=1)
+            gains, biases = self.context(features[3], draws)
+        # The calibration is affine in the logits, and bilinear resizing keeps constants: both fold into
+        # the stride-16 maps, so that a draw's calibrated logits at full resolution are one multiply-add.
+        scale, offset = self.calibration.logit_scale, self.calibration.logit_bias
+        context = torch.cat([gains * scale, biases * scale + offset], dim=1)
+        # Draw by draw, keeping sums of the probabilities' differences from the first draw (which keeps
+        # the spread exact in float32): a few full-resolution maps in memory, not three per draw (a
+        # 768 px tile's prediction needed 120 MB with all draws at once).
+        n = len(detail)
+        first = total = squares = None
+        for draw in range(draws):
+            gain, bias = upsample_like(context[draw * n:(draw + 1) * n], detail).chunk(2, dim=1)
+            p = torch.addcmul(bias, detail, gain).sigmoid_()
+            if first is None:
+                first, total, squares = p, torch.zeros_like(p), torch.zeros_like(p)
+            else:
+                difference = p.sub_(first)
+                total.add_(difference)
+                squares.addcmul_(difference, difference)
+        mean_difference = total.div_(draws)
+        variance = squares.div_(draws).sub_(mean_difference.square()).clamp_(min=0)
+        return first.add_(mean_difference), variance.sqrt_().mul_(2).clamp_(max=1)
 
 
 def to_size(maps: tuple[torch.Tensor, ...], reference: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -222,17 +239,22 @@ def to_size(maps: tuple[torch.Tensor, ...], reference: torch.Tensor) -> tuple[to
 
 @contextmanager
 def monte_carlo(module: nn.Module, draws: int, seed: int = 0) -> Iterator[None]:
-    """Within the block, the Monte-Carlo dropout layers of ``module`` sample ``draws`` masks (from one
-    generator seeded with ``seed``) for inputs that hold ``draws`` draw-major copies of a batch."""
-    generator = torch.Generator().manual_seed(seed)
+    """Within the block, the Monte-Carlo dropout layers of ``module`` apply ``draws`` masks each (drawn
+    layer after layer from one generator seeded with ``seed``) to inputs that hold ``draws`` draw-major
+    copies of a batch. Masks an enclosing block drew for as many draws stay: an export draws them
+    before it traces ``predict``, so that the graph holds them as constants, not a random generator."""
     layers = [m for m in module.modules() if isinstance(m, MonteCarloDropout)]
+    if all(layer.keep is not None and len(layer.keep) == draws for layer in layers):
+        yield
+        return
+    generator = torch.Generator().manual_seed(seed)
     for layer in layers:
-        layer.generator, layer.draws = generator, draws
+        layer.keep = torch.rand(draws, layer.channels, generator=generator) >= layer.p
     try:
         yield
     finally:
         for layer in layers:
-            layer.generator, layer.draws = None, 1
+            layer.keep = None
 
 
 class DoubleConv(nn.Sequential):

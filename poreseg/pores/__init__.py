@@ -4,7 +4,7 @@ __all__ = ["PoreError", "PoreResult", "PoreSegmenter", "prepare_input", "segment
 
 
 def __getattr__(name: str):
-    # The segmenter imports torch; DoGPore, the pore scale and the synthetic pores do not need it.
+    # The segmenter imports ONNX Runtime; DoGPore, the pore scale and the synthetic pores do not need it.
     if name in __all__:
         from poreseg.pores import segment
         return getattr(segment, name)

@@ -5,7 +5,7 @@ reference its pore score is judged against (poreseg.metrics.pore_score), and a f
 pores inside a region at a known pore size. ``segment_pores``, ``AnalysisOptions``, the command line
 and the dashboard all read METHODS; nothing else spells the names.
 
-This module imports neither torch nor the networks (the command line reads it for ``--help``): a
+This module imports neither ONNX Runtime nor the networks (the command line reads it for ``--help``): a
 method's segmentation is imported when it first runs.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: f
 #          close-up), so it finds nearly twice what DoGPore's surest detections are.
 # Re-derive the references whenever a detector or its weights change.
 METHODS: dict[str, PoreMethod] = {method.name: method for method in (
-    PoreMethod("psnet", "PS-Net", "the trained pore network (needs weights/psnet.pt)",
+    PoreMethod("psnet", "PS-Net", "the trained pore network (needs weights/psnet.onnx)",
                ScoreReference(density_per_cm2=23.0, area_fraction=0.069), _psnet_pores),
     PoreMethod("dog", "DoGPore", "the difference-of-Gaussians detector, no training",
                ScoreReference(density_per_cm2=12.4, area_fraction=0.036), _dog_pores),

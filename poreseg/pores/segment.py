@@ -21,20 +21,13 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 from poreseg.imageio import as_rgb8
-from poreseg.inference import ModelSession
-from poreseg.models.psnet_net import INPUT_MULTIPLE, PSNet
+from poreseg.inference import ALL_THREADS, ModelSession
 from poreseg.pores.dog import component_peaks, context_px, dog_pores
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 
-# Monte-Carlo draws: 16% of PS-Net's time on a 768 px tile (332 ms against 280 ms for one). Fewer draws
-# change what is reported (issue 15, 1350x1800 portrait and lisa_15cm): with 6 the pore mask keeps an
-# IoU of 0.92 with 8 draws', with 4 of 0.79, and 11-37 pores are called uncertain instead of 2-5.
-MC_SAMPLES = 8
 # A pore is drawn as uncertain when the Monte-Carlo spread (2 x std) somewhere in it reaches this: the
 # draws disagree by at least +-0.15 in probability, i.e. the Bayesian module is unsure whether it is one.
 UNCERTAIN_PORE = 0.3
@@ -45,6 +38,7 @@ MIN_PORE_DIAMETER = 0.5
 MIN_WORKING_PORE_PX = 4.0
 MAX_PORE_PX = 8.0
 TILE_CORE_MAX = 704  # output pixels per tile side at most; a tile is at most 704 + 2 * 32 = 768 px
+INPUT_MULTIPLE = 16  # tile sides are multiples of PS-Net's deepest stride (psnet_net.INPUT_MULTIPLE; tested)
 TILE_MARGIN = 32  # context pixels around each tile's core; a multiple of INPUT_MULTIPLE
 
 # Input normalisation: log intensity minus its local (Gaussian) mean, per colour. Exposure, skin tone
@@ -100,11 +94,12 @@ class PoreResult:
         return None if self.maps is None else self.maps.in_frame(self.maps.uncertainty)
 
 
-def prepare_input(rgb: np.ndarray) -> torch.Tensor:
+def prepare_input(rgb: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 RGB -> (1, 3, H, W) float32 network input; the same for training and inference.
 
-    The tensor is a view of an HxWx3 array, i.e. in channels-last memory order, in which the
-    networks' depthwise convolutions run several times faster than in the default order.
+    The array is a view of an HxWx3 array, i.e. in channels-last memory order: as a torch tensor
+    (training), the networks' depthwise convolutions run several times faster in it than in the
+    default order.
     """
     h, w = rgb.shape[:2]
     log_rgb = cv2.LUT(np.ascontiguousarray(rgb), SCALED_LOG)
@@ -112,7 +107,7 @@ def prepare_input(rgb: np.ndarray) -> torch.Tensor:
     level = cv2.GaussianBlur(cv2.resize(log_rgb, small_size, interpolation=cv2.INTER_AREA), (0, 0),
                              LIGHTING_SIGMA_PX / LIGHTING_STRIDE)
     relative = cv2.subtract(log_rgb, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR))
-    return torch.from_numpy(relative).permute(2, 0, 1).unsqueeze(0)
+    return relative.transpose(2, 0, 1)[None]
 
 
 def working_scale(pore_px: float) -> float:
@@ -136,21 +131,22 @@ def bounding_box(region: np.ndarray) -> tuple[int, int, int, int]:
 
 class PoreSegmenter(ModelSession):
     """PS-Net's session (poreseg.inference.ModelSession; ``from_net`` also takes a PlainUNet, e.g. a
-    checkpoint under evaluation); call it on an RGB image (HxWx3 uint8), the region to analyse (HxW
-    bool) and the expected pore diameter in pixels."""
+    checkpoint under evaluation, and ``samples``, its Monte-Carlo draws); call it on an RGB image (HxWx3
+    uint8), the region to analyse (HxW bool) and the expected pore diameter in pixels."""
 
     weights_name = "psnet"
+    threads = ALL_THREADS
+    # Measured on a 768 px tile (2 cores): ONNX Runtime's blocked memory layout and memory pattern held
+    # 220 MB after tiles of a few sizes, without them 97 MB, at the same speed (51 ms either way on a
+    # 736x496 tile). The two small networks keep them: they run twice as fast with the blocked layout.
+    lean = True
 
-    def __init__(self, net: torch.nn.Module, samples: int = MC_SAMPLES):
-        super().__init__(net)
-        self.samples = samples
+    @property
+    def threshold(self) -> float:
+        """The calibrated probability from which a pixel is a pore, chosen on validation data."""
+        return float(self.metadata["threshold"])
 
-    @staticmethod
-    def build_net() -> PSNet:
-        return PSNet()
-
-    @torch.inference_mode()
-    def probability(self, x: torch.Tensor, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def probability(self, x: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(probability, uncertainty) at the size of a prepared input ``x``, computed tile by tile inside
         ``box`` (x0, y0, x1, y1) and zero outside it. Beyond ``x`` the tiles see zeros, which after
         ``prepare_input`` means skin at its local level.
@@ -171,21 +167,19 @@ class PoreSegmenter(ModelSession):
         for top in (y0 + ty for ty in ys):
             for left in (x0 + tx for tx in xs):
                 tile = window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w)
-                predicted = self.predict_both_ways(tile)[0].numpy()
+                predicted = self.predict_both_ways(tile)
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
                 core = predicted[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
                 maps[:, top:top + h, left:left + w] = core
         return maps[0], maps[1]
 
-    def predict_both_ways(self, tiles: torch.Tensor) -> torch.Tensor:
-        """(N, 2, H, W): probability and uncertainty of a batch of tiles (the pipeline passes one), each the
-        mean of the network's answer on the tiles and, mirrored back, on the mirrored tiles."""
-        answers = []
-        for mirrored in (False, True):
-            view = tiles.flip(-1) if mirrored else tiles
-            answer = torch.cat(self.net.predict(view.contiguous(memory_format=torch.channels_last), self.samples), dim=1)
-            answers.append(answer.flip(-1) if mirrored else answer)
-        return answers[0].add_(answers[1]).div_(2)
+    def predict_both_ways(self, tile: np.ndarray) -> np.ndarray:
+        """(2, H, W): probability and uncertainty of a (1, 3, H, W) tile, the mean of the network's answer
+        on the tile and, mirrored back, on the mirrored tile."""
+        answer = self.run(tile)[0]
+        answer += self.run(tile[..., ::-1])[0, :, :, ::-1]
+        answer *= np.float32(0.5)
+        return answer
 
     def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
                  mm_per_px: float | None = None) -> PoreResult:
@@ -222,7 +216,7 @@ class PoreSegmenter(ModelSession):
         dx0, dy0, dx1, dy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
         found = dog_pores(rgb[dy0:dy1, dx0:dx1], region[dy0:dy1, dx0:dx1], pore_px, training_labels=False)
         structures = found.structures[y0 - dy0:y1 - dy0, x0 - dx0:x1 - dx0]
-        mask, uncertain = sized_pores(probability >= float(self.net.calibration.threshold), uncertainty, pore_px,
+        mask, uncertain = sized_pores(probability >= self.threshold, uncertainty, pore_px,
                                       structures)
         maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
         return PoreResult(maps.in_frame(mask), maps, mm_per_px, "psnet", pore_px,
@@ -259,12 +253,15 @@ def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float,
     return mask, np.stack([ys[unsure] + y0, xs[unsure] + x0], axis=1).astype(np.int32)
 
 
-def window(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch.Tensor:
-    """``x[..., top:top + height, left:left + width]``, zero where that reaches past ``x``."""
+def window(x: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """``x[..., top:top + height, left:left + width]`` of a (1, C, H, W) array, zero where that reaches
+    past ``x``; a contiguous copy."""
     h, w = x.shape[-2:]
-    inside = x[..., max(0, top):min(h, top + height), max(0, left):min(w, left + width)]
-    pad = (max(0, -left), max(0, left + width - w), max(0, -top), max(0, top + height - h))
-    return F.pad(inside, pad) if any(pad) else inside
+    part = np.zeros((*x.shape[:-2], height, width), np.float32)
+    y0, x0 = max(0, top), max(0, left)
+    inside = x[..., y0:min(h, top + height), x0:min(w, left + width)]
+    part[..., y0 - top:y0 - top + inside.shape[-2], x0 - left:x0 - left + inside.shape[-1]] = inside
+    return part
 
 
 def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, float | None, float]:

@@ -99,7 +99,7 @@ def calibrate(net: torch.nn.Module, skins: list[tuple[np.ndarray, np.ndarray, fl
     net.eval()
     net.calibration.logit_scale.fill_(1.0)
     net.calibration.logit_bias.fill_(0.0)
-    logits = np.concatenate([net(prepare_input(s.rgb)).numpy().ravel() for s in samples])
+    logits = np.concatenate([net(torch.from_numpy(prepare_input(s.rgb))).numpy().ravel() for s in samples])
     truth = np.concatenate([s.mask.ravel() for s in samples])
     ece_before = expected_calibration_error(1 / (1 + np.exp(-logits)), truth)
     scale, bias = fit_platt(logits, truth)

@@ -1,6 +1,6 @@
 """What the Hugging Face Hub reads in a model card, around the body ``poreseg.training.model_card`` renders.
 
-``hub_card(name, body)`` returns the whole card: a YAML header (the weights' licence, library, pipeline,
+``hub_card(name, body, onnx_sha)`` returns the whole card: a YAML header (the weights' licence, library, pipeline,
 tags, the measured metrics read from the body's targets table, the weights' sha256), then the body with
 the sections on intended use, out-of-scope use, limitations and bias (per Monk level where measured)
 and licence after its introduction. ``body_of(card)`` takes a card apart again, so that a card is
@@ -69,14 +69,15 @@ MODELS = {
 }
 
 
-def hub_card(name: str, body: str) -> str:
-    """The card of ``weights/NAME.pt``: YAML header, then ``body`` with the Hub's sections after its
-    introduction (before its first ``## `` heading)."""
+def hub_card(name: str, body: str, onnx_sha: str) -> str:
+    """The card of ``weights/NAME.pt`` and its ONNX export (sha256 ``onnx_sha``): YAML header, then
+    ``body`` with the Hub's sections after its introduction (before its first ``## `` heading)."""
     model = MODELS[name]
     sha = _sha256_of(body)
     sections = "\n".join([BLOCK_START, _uses(model), _limitations(model, body), _licence(model), BLOCK_END, ""])
     intro, heading, rest = body.partition("\n## ")
-    return f"{_front_matter(model, sha, measured_targets(body))}\n{intro}\n{sections}{heading.lstrip()}{rest}"
+    front = _front_matter(model, sha, onnx_sha, measured_targets(body))
+    return f"{front}\n{intro}\n{sections}{heading.lstrip()}{rest}"
 
 
 def body_of(card: str) -> str:
@@ -107,13 +108,13 @@ def monk_levels(body: str, table_title: str) -> dict[str, float]:
 
 
 def _sha256_of(body: str) -> str:
-    found = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", body)
+    found = re.search(r"(?<!onnx_)sha256[^0-9a-f]*([0-9a-f]{64})", body)
     if not found:
         raise ValueError("the card body states no sha256")
     return found.group(1)
 
 
-def _front_matter(model: HubModel, sha: str, targets: list[Target]) -> str:
+def _front_matter(model: HubModel, sha: str, onnx_sha: str, targets: list[Target]) -> str:
     def quoted(text: str) -> str:  # a JSON string is a YAML string, whatever it holds
         return json.dumps(text, ensure_ascii=False)
 
@@ -124,6 +125,7 @@ def _front_matter(model: HubModel, sha: str, targets: list[Target]) -> str:
              "tags:", *(f"  - {tag}" for tag in (*model.tags, *COMMON_TAGS)),
              "metrics:", *(f"  - {metric}" for metric in model.metric_ids),
              f"sha256: {sha}",
+             f"onnx_sha256: {onnx_sha}",  # weights/NAME.onnx, what the runtime runs (poreseg.models.export)
              "model-index:", f"  - name: {model.title}", "    results:", "      - task:",
              "          type: image-segmentation", "        dataset:", f"          name: {quoted(model.evaluated_on)}",
              "          type: poreseg-evaluation", "        metrics:", *metrics, "---"]

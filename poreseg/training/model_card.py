@@ -30,7 +30,7 @@ from pathlib import Path
 from poreseg.training import datasets, hub_card
 
 COMMON_SETUP = """\
-pip install -r requirements.txt
+pip install -r requirements-dev.txt
 python -m venv .venv-train && .venv-train/bin/pip install -r requirements-train.txt
 .venv-train/bin/python -m poreseg.training.teacher --data {data} --out cache/teacher"""
 
@@ -352,7 +352,7 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
     from poreseg.training import train_psnet as t
     test = datasets.pore_sources(data, "test")
     train = datasets.pore_sources(data, "train")
-    from poreseg.models import psnet_net
+    from poreseg.models import export, psnet_net
     from poreseg.pores import segment
     from poreseg.training.pore_patches import DEFAULT_CACHE, LASH_REACH_MM
     stages = t.stage_steps(steps, rounds)
@@ -364,10 +364,10 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
     return dict(threshold=float(c.threshold), calibration=calibration, n_mste_test=len(test), n_mste_train=sum(s.key.startswith("mste/") for s in train),
                 n_sources=len(train), n_used=len(list(DEFAULT_CACHE.rglob("*.npz"))),
                 architecture=inspect.cleandoc(psnet_net.__doc__), uncertain_pore=segment.UNCERTAIN_PORE,
-                inference_samples=segment.MC_SAMPLES,
+                inference_samples=export.MC_SAMPLES,
                 max_pore_px=segment.MAX_PORE_PX, pore_centred=t.PORE_CENTRED_SHARE, test_share=datasets.MSTE_TEST_SHARE,
                 n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
-                stages=", ".join(described), mc_samples=t.MC_SAMPLES, lash_reach_mm=LASH_REACH_MM,
+                stages=", ".join(described), mc_samples=export.MC_SAMPLES, lash_reach_mm=LASH_REACH_MM,
                 soft_logit_range=losses.SOFT_LOGIT_RANGE, batch=t.BATCH,
                 lr=t.LEARNING_RATE, gce_q=losses.GCE_Q, max_pore_weight=losses.MAX_PORE_WEIGHT,
                 tversky_fp=losses.TVERSKY_FALSE_POSITIVE, tversky_fn=losses.TVERSKY_FALSE_NEGATIVE, patch=patches.PATCH_PX,
@@ -433,10 +433,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from poreseg.classes import CLASSES
-    from poreseg.models.parser_net import FaceParserNet
-    from poreseg.models.portrait_net import PortraitNet
-    from poreseg.models.psnet_net import PSNet
+    from poreseg.models.export import NETWORKS, export_weights
     from poreseg.weights import WEIGHTS_DIR, sha256
 
     weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
@@ -446,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     blob = weights.read_bytes()
     digest = hashlib.sha256(blob).hexdigest()
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    net = {"parser": lambda: FaceParserNet(len(CLASSES)), "portrait": PortraitNet, "psnet": PSNet}[args.model]()
+    net = NETWORKS[name]()
     net.load_state_dict(state["model"] if "model" in state else state)
     net.eval()
 
@@ -468,25 +465,34 @@ def main(argv: list[str] | None = None) -> int:
     if sha256(weights) != digest:
         print(f"model_card: error: {weights} changed during the evaluation; run again", file=sys.stderr)
         return 1
-    return write_card(card, hub_card.hub_card(name, text), digest)
+    onnx_digest = sha256(export_weights(name))
+    return write_card(card, hub_card.hub_card(name, text, onnx_digest), digest, onnx_digest)
 
 
 def refresh(name: str) -> int:
-    """The card of ``weights/NAME.pt`` re-rendered around the evaluation it holds (see the module doc)."""
+    """The card of ``weights/NAME.pt`` re-rendered around the evaluation it holds, with a fresh ONNX export
+    (see the module doc)."""
+    from poreseg.models.export import export_weights
     from poreseg.weights import WEIGHTS_DIR, expected_sha256, sha256
 
     weights, card = WEIGHTS_DIR / f"{name}.pt", WEIGHTS_DIR / f"{name}.md"
     if not card.exists() or sha256(weights) != expected_sha256(name):
         print(f"model_card: error: {card} does not describe {weights}; evaluate it again", file=sys.stderr)
         return 1
-    return write_card(card, hub_card.hub_card(name, hub_card.body_of(card.read_text())), sha256(weights))
+    onnx_digest = sha256(export_weights(name))
+    text = hub_card.hub_card(name, hub_card.body_of(card.read_text()), onnx_digest)
+    return write_card(card, text, sha256(weights), onnx_digest)
 
 
-def write_card(card: Path, text: str, digest: str) -> int:
-    # poreseg.weights reads the first `sha256 ... <64 hex>` of the card: every 64-hex string must be this file's.
-    found = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", text)
-    if set(re.findall(r"[0-9a-f]{64}", text)) != {digest} or not found or found.group(1) != digest:
-        print("model_card: error: the card must hold no 64-hex string but the weights' sha256", file=sys.stderr)
+def write_card(card: Path, text: str, digest: str, onnx_digest: str) -> int:
+    # poreseg.weights reads the first `sha256 ... <64 hex>` of the card for the .pt file and the first
+    # `onnx_sha256 ... <64 hex>` for its export: every 64-hex string must be one of the two.
+    found = re.search(r"(?<!onnx_)sha256[^0-9a-f]*([0-9a-f]{64})", text)
+    found_onnx = re.search(r"onnx_sha256[^0-9a-f]*([0-9a-f]{64})", text)
+    if (set(re.findall(r"[0-9a-f]{64}", text)) != {digest, onnx_digest} or not found or found.group(1) != digest
+            or not found_onnx or found_onnx.group(1) != onnx_digest):
+        print("model_card: error: the card must hold no 64-hex string but the sha256 of the weights and of "
+              "their ONNX export", file=sys.stderr)
         return 1
     card.with_suffix(".md.tmp").write_text(text)
     card.with_suffix(".md.tmp").replace(card)

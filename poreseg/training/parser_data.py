@@ -96,7 +96,7 @@ class ParserViews:
         while True:
             picks = self.rng.choice(len(self.images), batch_size, p=self.weights)
             views = [self.view(self.images[i]) for i in picks]
-            x = torch.cat([normalise(v) for v, _ in views])
+            x = torch.cat([torch.from_numpy(normalise(v)) for v, _ in views])
             y = torch.from_numpy(np.stack([l for _, l in views]).astype(np.int64))
             objects, offset = [], 0
             for _, l in views:

@@ -55,5 +55,5 @@ def synthetic_batches(photos: list[PorePhoto], batch_size: int, seed: int) -> It
     pool = render_pool(photos, POOL, rng)
     while True:
         patches = [synthetic_patch(pool, rng) for _ in range(batch_size)]
-        xs = [prepare_input(skin_jitter(view, rng)) for view, _ in patches]
+        xs = [torch.from_numpy(prepare_input(skin_jitter(view, rng))) for view, _ in patches]
         yield torch.cat(xs), torch.from_numpy(np.stack([label for _, label in patches]))

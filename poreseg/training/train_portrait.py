@@ -159,7 +159,7 @@ def batches(items, weights, humans, scenes, batch_size: int, seed: int = 0):
                 if rng.random() < PASTE_SHARE:
                     person_rgb, person_target = items[humans[rng.integers(len(humans))]]
                     paste_person(view, label, person_rgb, person_target == 1, rng)
-            xs.append(normalise(photometric(view, rng)))
+            xs.append(torch.from_numpy(normalise(photometric(view, rng))))
             ys.append(label)
         yield torch.cat(xs), torch.from_numpy(np.stack(ys).astype(np.int64))
 

@@ -54,7 +54,6 @@ CHECKPOINT_EVERY = 100
 VALIDATION_PATCHES = 32  # rendered into training photos, scored at every checkpoint (~4 s, ~10% of the time)
 VALIDATION_SEED = 7
 
-MC_SAMPLES = 8  # of the pseudo labels' predictions, as in the app
 
 def variant_from_flags(arch: str, hfa: bool, bayes: bool, progressive: bool) -> Variant:
     wanted = (arch, hfa, bayes, progressive if arch == "psnet" else False)
@@ -96,7 +95,7 @@ def batches(photos: list[PorePhoto], labels: list[np.ndarray], batch_size: int, 
             centre = patch_centre(labels[i], pores[i], rng)
             view, label = random_patch(photos[i].rgb, labels[i], photos[i].pore_px, centre, rng)
             patches.append(add_negatives(view, label, working_scale(photos[i].pore_px) * photos[i].pore_px, rng))
-        xs = [prepare_input(skin_jitter(view, rng)) for view, _ in patches]
+        xs = [torch.from_numpy(prepare_input(skin_jitter(view, rng))) for view, _ in patches]
         yield torch.cat(xs), torch.from_numpy(np.stack([label for _, label in patches]))
 
 
@@ -130,7 +129,7 @@ def pseudo_labels(net: torch.nn.Module, photos: list[PorePhoto], labels: list[np
                   reuse: bool, log) -> list[np.ndarray]:
     """Updated labels of every photo, stored in ``folder``; with ``reuse`` those already stored there
     are read back instead (a resumed round must train on the labels it started with)."""
-    segmenter = PoreSegmenter.from_net(net, samples=MC_SAMPLES)
+    segmenter = PoreSegmenter.from_net(net)  # as the app predicts
     updated = []
     for photo, current in zip(photos, labels):
         path = folder / f"{photo.key}.png"
