@@ -67,7 +67,7 @@ class Session:
     # The upload the photo was read from: analysed again (another method), the photo comes from here, as
     # Gradio's copy of the upload is deleted soon after it is read (Uploads).
     source: str | None = None
-    person: np.ndarray = field(init=False)  # float32 person probability, at most CUTOUT_MAX_SIDE on a side
+    person: np.ndarray = field(init=False)  # uint8 person opacity, at most CUTOUT_MAX_SIDE on a side
     after: AfterProduct | None = None  # the before/after last shown, for the report downloads
 
     def __post_init__(self):

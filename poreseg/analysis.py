@@ -3,7 +3,7 @@
 The stages of the README's table, one call each, in order; each is timed (seconds) in ``Analysis.timings``:
 
     parse     face crop and parsing (parse_largest_face): class labels, the largest face, how many faces
-    portrait  the person's probability (for the cut-out); parser labels outside the face's feature box
+    portrait  the person's opacity (for the cut-out); parser labels outside the face's feature box
               where the cut-out is transparent become background (poreseg.parsing.within_person)
     region    the face's geometry (poreseg.face.locate): frame, window, skin region, scale, pore size
     quality   the quality gate (poreseg.quality): can pores be resolved in this photo?
@@ -40,7 +40,7 @@ from poreseg.metrics import FaceMetrics, Pores, find_pores, measure
 from poreseg.parsing import FaceParsing, parse_face, within_person
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS, MethodName, check_method
 from poreseg.pores.segment import PoreResult, segment_pores
-from poreseg.portrait import segment_portrait
+from poreseg.portrait import person_alpha, segment_portrait
 from poreseg.products import catalogue, get_product
 from poreseg.quality import Quality, assess
 from poreseg.schema import SCHEMA_VERSION, Report, SimulationReport
@@ -102,7 +102,7 @@ class Analysis:
     image_size: tuple[int, int]  # (height, width)
     method: str
     parsing: FaceParsing
-    person: np.ndarray | None  # HxW float32 person probability (None in an app session, dashboard.session.Session)
+    person: np.ndarray | None  # HxW uint8 person opacity (portrait.person_alpha; None in an app session)
     face: Face  # frame, window, region, scale and pore size (poreseg.face.locate)
     quality: Quality
     pores: PoreResult | None  # None when pores could not be measured (see warnings)
@@ -161,8 +161,10 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
     with clock.stage("parse"):
         parsing = parse_largest_face(rgb)
     with clock.stage("portrait"):
-        person = segment_portrait(rgb)
-        parsing = within_person(parsing, person)
+        probability = segment_portrait(rgb)
+        parsing = within_person(parsing, probability)
+        person = person_alpha(probability)
+        del probability  # a 12 MP photo's is 48 MB
     with clock.stage("region"):
         face = locate(rgb, parsing)
     with clock.stage("quality"):

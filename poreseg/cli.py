@@ -40,8 +40,8 @@ def parse_command(args: argparse.Namespace) -> int:
 
 def portrait_command(args: argparse.Namespace) -> int:
     rgb = load_image(args.image)
-    from poreseg.portrait import segment_portrait
-    save((segment_portrait(rgb) * 255 + 0.5).astype(np.uint8), args.out)
+    from poreseg.portrait import person_alpha, segment_portrait
+    save(person_alpha(segment_portrait(rgb)), args.out)
     return 0
 
 

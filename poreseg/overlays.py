@@ -187,10 +187,10 @@ def labels_with_legend(rgb: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def portrait_cutout(rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """HxWx4 uint8 RGBA: the person, the background transparent (alpha = person probability)."""
-    alpha = (np.clip(np.asarray(person, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
-    return np.dstack([np.asarray(rgb, np.uint8), alpha])
+def portrait_cutout(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """HxWx4 uint8 RGBA: the person, the background transparent (``alpha``: HxW uint8 opacity,
+    poreseg.portrait.person_alpha)."""
+    return np.dstack([np.asarray(rgb, np.uint8), np.asarray(alpha, np.uint8)])
 
 
 def _panel(image: np.ndarray, title: str) -> np.ndarray:

@@ -106,7 +106,7 @@ def test_each_tab_keeps_one_session_closed_with_the_tab_or_when_its_time_is_up(s
     from dashboard.session import OpenSessions
 
     sessions = OpenSessions(tmp_path)
-    rgb, analysis = session.rgb, replace(session.analysis, person=np.zeros(session.rgb.shape[:2], np.float32))
+    rgb, analysis = session.rgb, replace(session.analysis, person=np.zeros(session.rgb.shape[:2], np.uint8))
     first = sessions.open("tab-a", rgb, analysis, "photo.jpg")
     other = sessions.open("tab-b", rgb, analysis, None)
     assert first.folder.parent == tmp_path and first.folder != other.folder

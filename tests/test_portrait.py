@@ -15,7 +15,7 @@ from conftest import REPO_ROOT, requires_weights
 from poreseg import weights
 from poreseg.imageio import load_image
 from poreseg.overlays import portrait_cutout
-from poreseg.portrait import guided_filter
+from poreseg.portrait import guided_filter, person_alpha
 from poreseg.weights import WeightsError, load_state
 
 needs_portrait = requires_weights("portrait")
@@ -93,7 +93,7 @@ def test_example_cutout_has_no_background_ghost(path):
     grey backdrop, wall and clock, door and tiles) the cut-out is fully transparent; the centre of the
     photo is opaque; and the semi-transparent edge is a thin band, not a haze."""
     rgb = load_image(path)
-    cutout = portrait_cutout(rgb, poreseg.segment_portrait(rgb))
+    cutout = portrait_cutout(rgb, person_alpha(poreseg.segment_portrait(rgb)))
     CUTOUTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(cutout).save(CUTOUTS / f"{path.stem}.png")
     Image.fromarray(on_checkerboard(cutout)).save(CUTOUTS / f"{path.stem}_checkerboard.png")

@@ -24,6 +24,7 @@ import numpy as np
 
 from poreseg.imageio import as_rgb8
 from poreseg.inference import ALL_THREADS, ModelSession
+from poreseg.memory import release_freed_memory
 from poreseg.pores.dog import component_peaks, context_px, dog_pores
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
@@ -106,7 +107,7 @@ def prepare_input(rgb: np.ndarray) -> np.ndarray:
     small_size = (max(1, math.ceil(w / LIGHTING_STRIDE)), max(1, math.ceil(h / LIGHTING_STRIDE)))
     level = cv2.GaussianBlur(cv2.resize(log_rgb, small_size, interpolation=cv2.INTER_AREA), (0, 0),
                              LIGHTING_SIGMA_PX / LIGHTING_STRIDE)
-    relative = cv2.subtract(log_rgb, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR))
+    relative = cv2.subtract(log_rgb, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), dst=log_rgb)
     return relative.transpose(2, 0, 1)[None]
 
 
@@ -168,6 +169,9 @@ class PoreSegmenter(ModelSession):
             for left in (x0 + tx for tx in xs):
                 tile = window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w)
                 predicted = self.predict_both_ways(tile)
+                # A tile's working memory, freed between the tile windows and maps, would otherwise stay
+                # with the process: a 12 MP analysis grew by about 15 MB per tile (2 ms per tile).
+                release_freed_memory()
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
                 core = predicted[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
                 maps[:, top:top + h, left:left + w] = core
