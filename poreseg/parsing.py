@@ -25,6 +25,12 @@ MIN_FACE_BOX_PX = 24
 # The find pass looks again at a finer size when it finds nothing or only a face too small to trust.
 FIND_SIZES = (INPUT_SIZE, 2 * INPUT_SIZE)
 SMALL_FACE = 0.15  # feature box side / find view side: smaller faces are parsed from the finer view
+# The find pass reads the photo from a halved copy (ImagePyramid) that is still at least this many times
+# finer than its view: one area reduction of a 12 MP photo to the 256 px view took 35 ms, to the 512 px
+# view 25 ms, a halving 2 ms (parse_face at 12 MP: 151 -> 98 ms). The last reduction still averages 9 or
+# more pixels per view pixel: a copy halved down to the view's own scale lost a small face at the edge of
+# detection (a 550 px portrait beside a 1000 px one, tests/test_parsing.py).
+FIND_LAST_REDUCTION = 3.0
 NO_ROOM_FOR_MORE = 0.4  # a face this large leaves no room for others the coarse view could miss
 UNDECIDED = 255  # not a class id: a label resampled_argmax has still to work out
 
@@ -100,18 +106,17 @@ class ImagePyramid:
     """A photo and its copies halved again and again by area averaging (exact 2x2 means, which OpenCV
     computes several times faster than a reduction by any other factor), made when first needed. A crop
     pass's view is cut from the smallest copy at least as fine as the view: it reads the face's pixels
-    of a small copy instead of shrinking the whole 12 MP frame (50-70 ms each). The find pass still
-    shrinks the whole photo in one step: a small face at the edge of detection is found or missed on
-    differences this small (a 550 px face beside a 1000 px one, on a 2-step copy)."""
+    of a small copy instead of shrinking the whole 12 MP frame (50-70 ms each)."""
 
     def __init__(self, image: np.ndarray):
         self.levels = [image]
 
-    def view(self, matrix: np.ndarray, size: int) -> np.ndarray:
-        """``warp_view(image, matrix, size)``, read from the suitable copy."""
+    def view(self, matrix: np.ndarray, size: int, last_reduction: float = 1.0) -> np.ndarray:
+        """``warp_view(image, matrix, size)``, read from the smallest copy that ``warp_view`` still reduces
+        by at least ``last_reduction``."""
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
         level = 0
-        while scale * 2 ** (level + 1) <= 1 and min(self.levels[level].shape[:2]) >= 2:
+        while scale * last_reduction * 2 ** (level + 1) <= 1 and min(self.levels[level].shape[:2]) >= 2:
             level += 1
             if level == len(self.levels):
                 h, w = self.levels[-1].shape[:2]
@@ -170,14 +175,14 @@ class FaceParser(ModelSession):
         logits = self.run(normalise(view))[0].transpose(1, 2, 0)
         return resampled_argmax(np.ascontiguousarray(logits), out_size)
 
-    def find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, int]:
+    def find_faces(self, photo: ImagePyramid) -> tuple[np.ndarray, np.ndarray, list, int]:
         """Find-pass matrix, labels and face boxes of the view that locates the largest face, and the
         number of faces. A finer view is added when the coarse one leaves room for smaller faces."""
-        h, w = rgb.shape[:2]
+        h, w = photo.levels[0].shape[:2]
         views = []
         for size in FIND_SIZES:
             matrix = letterbox_matrix(h, w, size)
-            labels = self.labels(warp_view(rgb, matrix, size), size)
+            labels = self.labels(photo.view(matrix, size, FIND_LAST_REDUCTION), size)
             boxes = face_boxes(labels)
             views.append((matrix, labels, boxes, size))
             if boxes and _side(boxes[0]) >= NO_ROOM_FOR_MORE * size:
@@ -188,13 +193,13 @@ class FaceParser(ModelSession):
 
     def __call__(self, rgb: np.ndarray) -> FaceParsing:
         h, w = rgb.shape[:2]
-        find_matrix, find_labels, boxes, faces_found = self.find_faces(rgb)
+        photo = ImagePyramid(rgb)
+        find_matrix, find_labels, boxes, faces_found = self.find_faces(photo)
         labels = np.full((h, w), BACKGROUND, np.uint8)
         _paste(find_labels, find_matrix, labels)
         if not boxes:
             return FaceParsing(labels, None, 0)
         box = _to_image(boxes[0], find_matrix)
-        photo = ImagePyramid(rgb)
         for _ in range(2):  # a second crop, centred on the features the first crop found, is tighter
             centre, side = face_crop(box)
             out_size = int(min(LABEL_UPSAMPLE_MAX, max(INPUT_SIZE, side)))
@@ -253,9 +258,10 @@ def _paste(view_labels: np.ndarray, matrix: np.ndarray, labels: np.ndarray) -> N
     # The footprint's pixel (x, y) is the image's (x + x0, y + y0).
     footprint = matrix.copy()
     footprint[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
-    pasted = cv2.warpAffine(view_labels, footprint, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=255)
-    np.copyto(labels[y0:y1, x0:x1], pasted, where=pasted != 255)
+    # Written in place; outside the view (BORDER_TRANSPARENT) the labels stay. 4 ms for a 12 MP frame,
+    # where warping into a new array and copying the view's pixels took 16 ms.
+    cv2.warpAffine(view_labels, footprint, (x1 - x0, y1 - y0), dst=labels[y0:y1, x0:x1],
+                   flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_TRANSPARENT)
 
 
 def within_person(parsing: FaceParsing, person: np.ndarray) -> FaceParsing:
