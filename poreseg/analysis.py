@@ -153,11 +153,14 @@ class _Stopwatch:
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis:
-    """Analyse the largest face of an RGB photo (see the module docstring)."""
-    options = options or AnalysisOptions()
-    rgb = as_rgb8(rgb)
-    clock = _Stopwatch()
+def find_face(rgb: np.ndarray, clock: _Stopwatch | None = None,
+              mm_per_px: float | None = None) -> tuple[FaceParsing, np.ndarray, Face]:
+    """An analysis's first three stages (parse, portrait, region) on an RGB uint8 photo: its parsing (the
+    largest face; AnalysisError without one), the person's opacity (``portrait.person_alpha``) and the
+    face (poreseg.face.locate: geometry, skin region, scale; ``mm_per_px`` overrides the eye-distance
+    scale). Training, evaluation and ``segment_pores`` find their faces with it too, so that all of them
+    measure the region the app measures."""
+    clock = clock or _Stopwatch()
     with clock.stage("parse"):
         parsing = parse_largest_face(rgb)
     with clock.stage("portrait"):
@@ -166,7 +169,16 @@ def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis
         person = person_alpha(probability)
         del probability  # a 12 MP photo's is 48 MB
     with clock.stage("region"):
-        face = locate(rgb, parsing)
+        face = locate(rgb, parsing, mm_per_px)
+    return parsing, person, face
+
+
+def analyze(rgb: np.ndarray, options: AnalysisOptions | None = None) -> Analysis:
+    """Analyse the largest face of an RGB photo (see the module docstring)."""
+    options = options or AnalysisOptions()
+    rgb = as_rgb8(rgb)
+    clock = _Stopwatch()
+    parsing, person, face = find_face(rgb, clock)
     with clock.stage("quality"):
         quality = assess_face(rgb, parsing, face)
     pores = None

@@ -161,8 +161,8 @@ def test_bad_masks_are_pore_errors(skin, message):
 
 
 def test_no_face_without_a_mask(monkeypatch):
-    import poreseg.parsing
-    monkeypatch.setattr(poreseg.parsing, "parse_face", lambda rgb: FaceParsing(np.zeros(rgb.shape[:2], np.uint8), None, 0))
+    import poreseg.analysis  # segment_pores finds faces as an analysis does (analysis.find_face)
+    monkeypatch.setattr(poreseg.analysis, "parse_face", lambda rgb: FaceParsing(np.zeros(rgb.shape[:2], np.uint8), None, 0))
     with pytest.raises(PoreError, match="no face"):
         segment_pores(skin_with_pores(), method="dog")
 

@@ -269,15 +269,14 @@ def window(x: np.ndarray, top: int, left: int, height: int, width: int) -> np.nd
 
 
 def face_region(rgb: np.ndarray, mm_per_px: float | None) -> tuple[np.ndarray, float | None, float]:
-    """The pore region of the largest face (``poreseg.face.locate``, as the app analyses it), its mm per
-    pixel (``mm_per_px`` if given, else from the eye distance; None without a believable eye pair) and
+    """The pore region of the largest face (``poreseg.analysis.find_face``, as the app analyses it), its mm
+    per pixel (``mm_per_px`` if given, else from the eye distance; None without a believable eye pair) and
     its expected pore diameter in pixels."""
-    from poreseg.face import locate
-    from poreseg.parsing import parse_face
-    parsing = parse_face(rgb)
-    if parsing.faces_found == 0:
-        raise PoreError("no face found; pass a skin mask to analyse a close-up of skin")
-    face = locate(rgb, parsing, mm_per_px)
+    from poreseg.analysis import AnalysisError, find_face  # poreseg.analysis imports this module
+    try:
+        _, _, face = find_face(rgb, mm_per_px=mm_per_px)
+    except AnalysisError:
+        raise PoreError("no face found; pass a skin mask to analyse a close-up of skin") from None
     return face.region, face.mm_per_px, face.pore_px
 
 

@@ -2,9 +2,9 @@
 
     python -m poreseg.training.pore_patches --data ../shared/data [--out cache/pores]
 
-For every training photo: face parsing -> pore region (``face.locate``, as the app) -> pore scale (mm per pixel from
-the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels, with the parsed parts that
-hold no pores (brows, eyes and lashes, lips, mouth, hair, occluders) as confident negatives. One ``KEY.npz`` per
+For every training photo: face parsing, portrait and pore region (``analysis.find_face``, as the app) -> pore
+scale (mm per pixel from the eye distance, else estimated from the skin itself) -> DoGPore -> coarse labels,
+with the parsed parts that hold no pores (brows, eyes and lashes, lips, mouth, hair, occluders) as confident negatives. One ``KEY.npz`` per
 photo holds the bounding box of the region (RGB, coarse labels, region) and the expected pore diameter in
 pixels; training cuts random patches out of it on the fly. Photos already in the cache are skipped, so an
 interrupted run resumes, unless the code or weights that made their labels have changed since (the
@@ -21,26 +21,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from poreseg import analysis as analysis_module
 from poreseg import face as face_module
+from poreseg import inference as inference_module
 from poreseg import parsing as parsing_module
+from poreseg import portrait as portrait_module
 from poreseg import skin as skin_module
 from poreseg import zones as zones_module
+from poreseg.analysis import AnalysisError, find_face
 from poreseg.classes import BROW, EYE, HAIR, LIPS, MOUTH, OCCLUDER, STRUCTURE
-from poreseg.face import locate
-from poreseg.models import parser_net
-from poreseg.parsing import parse_face
 from poreseg.pores import dog, scale
 from poreseg.pores.dog import coarse_labels, disc, dog_pores
 from poreseg.training import datasets
 from poreseg.weights import WEIGHTS_DIR
 
 DEFAULT_CACHE = Path("cache/pores")
-# What makes the cached regions, scales and coarse labels: the face parser (its code and weights), the
-# face's geometry, DoGPore and this file. A change to any other file (PS-Net's inference, say) leaves the cache
+# What makes the cached regions, scales and coarse labels: the analysis's first stages (analysis.find_face:
+# the face parser and the portrait network, their code and the graphs the runtime runs, the face's
+# geometry), DoGPore and this file. A change to any other file (PS-Net's inference, say) leaves the cache
 # valid.
-LABELLER_FILES = (Path(__file__), Path(parsing_module.__file__), Path(parser_net.__file__), WEIGHTS_DIR / "face_parser.pt",
-                  Path(face_module.__file__), Path(skin_module.__file__), Path(zones_module.__file__),
-                  Path(scale.__file__), Path(dog.__file__))
+LABELLER_FILES = (Path(__file__), Path(analysis_module.__file__), Path(inference_module.__file__),
+                  Path(parsing_module.__file__), WEIGHTS_DIR / "face_parser.onnx", Path(portrait_module.__file__),
+                  WEIGHTS_DIR / "portrait.onnx", Path(face_module.__file__), Path(skin_module.__file__),
+                  Path(zones_module.__file__), Path(scale.__file__), Path(dog.__file__))
 
 
 def labeller_fingerprint() -> str:
@@ -61,7 +64,7 @@ LASH_REACH_MM = 1.5
 
 @dataclass(frozen=True)
 class FaceSkin:
-    """Where and at what scale the pores of a photo are analysed, as the app does it (``face.locate``)."""
+    """Where and at what scale the pores of a photo are analysed, as the app does it (``analysis.find_face``)."""
 
     region: np.ndarray  # HxW bool
     pore_px: float
@@ -70,11 +73,12 @@ class FaceSkin:
 
 
 def face_skin(rgb: np.ndarray) -> FaceSkin | None:
-    """The pore region and scale of the photo's largest face; None without a face or a region."""
-    parsing = parse_face(rgb)
-    if parsing.faces_found == 0:
+    """The pore region and scale of the photo's largest face, as ``analyze`` finds them (``find_face``);
+    None without a face or a region."""
+    try:
+        parsing, _, face = find_face(rgb)
+    except AnalysisError:
         return None
-    face = locate(rgb, parsing)
     if not face.region.any():
         return None
     return FaceSkin(face.region, face.pore_px, face.mm_per_px, parsing.labels)
