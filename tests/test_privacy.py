@@ -240,17 +240,30 @@ def test_identical_uploads_at_once_are_all_analysed_then_deleted(app_client, tmp
     assert not any(path.name == photo.name for path in files_under(gradio_cache()))
 
 
-def test_an_upload_identical_to_an_example_is_deleted_and_leaves_the_example(app_client):
+def test_an_upload_identical_to_an_example_is_deleted_and_leaves_the_example(app_client, monkeypatch):
     """The examples are served from examples/ (static paths), so an upload of the same file is a copy in
     Gradio's cache like any other upload."""
     import gradio as gr
+    from dashboard import uploads
 
     import app
 
+    # Every sweep's deletions: on a busy machine the request outlasts the linger and the app's own sweep,
+    # every few seconds, takes the copy before this test's.
+    deletions: list[str] = []
+    sweep = uploads.sweep_gradio_uploads
+
+    def recorded_sweep(*args, **kwargs) -> list[str]:
+        deleted = sweep(*args, **kwargs)
+        deletions.extend(deleted)
+        return deleted
+
+    monkeypatch.setattr(uploads, "sweep_gradio_uploads", recorded_sweep)
     [examples] = [block for block in app.demo.blocks.values() if isinstance(block, gr.Dataset)]
     assert {Path(sample["path"]).parent for [sample] in examples.samples} == {app.EXAMPLES_DIR}
     assert isinstance(api_outcome(app_client, PHOTO), dict)
-    [deleted] = sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    sweep_later(app, app.UPLOAD_LINGER_SECONDS)
+    [deleted] = [path for path in deletions if Path(path).name == PHOTO.name]
     assert Path(deleted).name == PHOTO.name and Path(deleted).is_relative_to(gradio_cache())
     assert not Path(deleted).exists() and PHOTO.exists()
 

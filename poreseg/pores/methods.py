@@ -44,11 +44,13 @@ def _psnet_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px:
 
 
 def _dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: float | None) -> PoreResult:
-    from poreseg.pores.dog import dog_pores
-    from poreseg.pores.segment import PoreMaps, PoreResult
-    found = dog_pores(rgb, region, pore_px, training_labels=False)
-    maps = PoreMaps(found.response, np.zeros(region.shape, np.float32), (0, 0), region.shape)
-    return PoreResult(found.mask & region, maps, mm_per_px, "dog", pore_px, np.zeros((0, 2), np.int32))
+    from poreseg.pores.dog import dog_pores_in_box
+    from poreseg.pores.segment import PoreMaps, PoreResult, bounding_box
+    x0, y0, x1, y1 = box = bounding_box(region)
+    found = dog_pores_in_box(rgb, region, pore_px, box)
+    maps = PoreMaps(found.response, np.zeros(found.response.shape, np.float32), (x0, y0), region.shape)
+    return PoreResult(maps.in_frame(found.mask & region[y0:y1, x0:x1]), maps, mm_per_px, "dog", pore_px,
+                      np.zeros((0, 2), np.int32))
 
 
 # Flament et al. (2015, Clin Cosmet Investig Dermatol 8:85-93) measure visible pores (>= 250 um) on the

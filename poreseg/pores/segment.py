@@ -25,7 +25,7 @@ import numpy as np
 from poreseg.imageio import as_rgb8
 from poreseg.inference import ALL_THREADS, ModelSession
 from poreseg.memory import release_freed_memory
-from poreseg.pores.dog import component_peaks, context_px, dog_pores
+from poreseg.pores.dog import component_peaks, dog_pores_in_box
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 
@@ -214,14 +214,8 @@ class PoreSegmenter(ModelSession):
         probability, uncertainty = maps  # worked on at the size of the region's box; the frame only holds them
         # The threshold was chosen on validation data with the network's calibration (Calibration). A piece
         # of one of DoGPore's structures (a hair, a crease, a mole) is not a pore.
-        # DoGPore on the region's box and its filters' context only: its maps of the whole frame (over 70 MB at
-        # 12 MP) would be thrown away.
-        reach = context_px(pore_px)
-        dx0, dy0, dx1, dy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
-        found = dog_pores(rgb[dy0:dy1, dx0:dx1], region[dy0:dy1, dx0:dx1], pore_px, training_labels=False)
-        structures = found.structures[y0 - dy0:y1 - dy0, x0 - dx0:x1 - dx0]
-        mask, uncertain = sized_pores(probability >= self.threshold, uncertainty, pore_px,
-                                      structures)
+        structures = dog_pores_in_box(rgb, region, pore_px, (x0, y0, x1, y1)).structures
+        mask, uncertain = sized_pores(probability >= self.threshold, uncertainty, pore_px, structures)
         maps = PoreMaps(probability, uncertainty, (x0, y0), (h, w))
         return PoreResult(maps.in_frame(mask), maps, mm_per_px, "psnet", pore_px,
                           uncertain + np.array([y0, x0], np.int32))
