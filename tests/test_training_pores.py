@@ -306,3 +306,38 @@ def test_batches_mix_in_rendered_patches_at_the_share_asked(monkeypatch):
     _, labels = next(train_psnet.batches([photo], [photo.labels], 8, seed=0, synthetic_share=0.5))
     rendered = [(lab != IGNORE).any() for lab in labels.numpy()]  # the real photo's labels are all IGNORE
     assert sum(rendered) == 4
+
+
+def test_pores_rendered_into_a_real_patch_are_its_only_positives():
+    """Rendered pores become 1, the coarse labels' structures stay negatives, a pore drawn over a structure
+    and everything else (the patch's own, unknown pores; pixels off the photo) is ignored."""
+    from poreseg.training.synthetic_patches import pores_rendered_into
+    rng = np.random.default_rng(3)
+    size = 128
+    rgb = np.clip(rng.normal([180, 130, 110], 3, (size, size, 3)), 0, 255).astype(np.uint8)
+    coarse = np.zeros((size, size), np.uint8)  # DoGPore: no pore here...
+    coarse[:, 60:64] = STRUCTURE  # ...a hair...
+    coarse[:8] = IGNORE  # ...and pixels off the photo
+    coarse[20:24, 20:24] = 1  # and a pore of its own, which the rendered labels know nothing of
+    image, labels = pores_rendered_into(rgb, coarse, 4.0, rng)
+    assert image.shape == rgb.shape and image.dtype == np.uint8
+    assert set(np.unique(labels)) == {1, STRUCTURE, IGNORE}
+    pores = labels == 1
+    assert 0.02 < pores.mean() < 0.3
+    # The pores are where the image got darker, the hair stays a negative unless a pore covers it.
+    assert image[pores].mean() < image[labels == IGNORE].mean()
+    assert ((labels == STRUCTURE) | (labels == IGNORE))[:, 60:64].all() and (labels[:, 60:64] == STRUCTURE).mean() > 0.5
+    assert not pores[:8].any()
+    assert not (labels == 0).any()  # no confident skin: the real skin's own pores are unknown
+
+
+def test_batches_with_rendered_pores_label_no_real_skin(monkeypatch):
+    from poreseg.training import negatives
+    monkeypatch.setattr(negatives, "NEGATIVE_SHARE", 0.0)
+    rng = np.random.default_rng(0)
+    size = 224
+    rgb = np.clip(rng.normal([180, 130, 110], 4, (size, size, 3)), 0, 255).astype(np.uint8)
+    photo = PorePhoto("a", rgb, np.zeros((size, size), np.uint8), np.ones((size, size), bool), 4.0)
+    _, labels = next(train_psnet.batches([photo], [photo.labels], 4, seed=0, rendered_pores=True))
+    labels = labels.numpy()
+    assert (labels == 1).any() and not (labels == 0).any()

@@ -4,8 +4,10 @@
     python -m poreseg train psnet --steps 3000 --rounds 2                  # -> weights/psnet.pt
     python -m poreseg train psnet --steps 3000 --rounds 2 --no-hfa         # -> checkpoints/psnet_no_hfa.pt
     python -m poreseg train psnet --init weights/psnet.pt --steps 900 --rounds 1 --lr 1e-3  # a round only
+    python -m poreseg train psnet --steps 900 --rounds 0 --rendered-pores  # positives rendered into real skin
 
-Stage 1 learns the DoGPore coarse labels of ``cache/pores``; then each of ``--rounds`` rounds replaces
+Stage 1 learns the DoGPore coarse labels of ``cache/pores`` (with ``--rendered-pores``: pores rendered into
+each real patch as its positives, DoGPore's structures and the never-pore parts as its negatives); then each of ``--rounds`` rounds replaces
 them by pseudo labels from the network's own prediction of every training photo (``soft_labels``: its
 calibrated Monte-Carlo mean probability, mirror-averaged as ``PoreSegmenter`` predicts, as a soft target;
 stored in ``cache/pores_pseudo``) and trains on. Stage 1 has half of ``--steps``, the rounds share the
@@ -43,7 +45,7 @@ from poreseg.training.patches import random_patch, skin_jitter
 from poreseg.training.pore_patches import DEFAULT_CACHE, PorePhoto, load_cache
 from poreseg.training.pore_scoring import dog_method, net_method, synthetic_benchmark, synthetic_samples
 from poreseg.training.pore_variants import VARIANTS, Variant, build_net
-from poreseg.training.synthetic_patches import POOL, render_pool, synthetic_patch
+from poreseg.training.synthetic_patches import POOL, pores_rendered_into, render_pool, synthetic_patch
 from poreseg.weights import load_state
 
 BATCH = 16
@@ -79,10 +81,11 @@ def patch_centre(labels: np.ndarray, pores: np.ndarray, rng: np.random.Generator
 
 
 def batches(photos: list[PorePhoto], labels: list[np.ndarray], batch_size: int, seed: int,
-            synthetic_share: float = 0.0) -> Iterator:
+            synthetic_share: float = 0.0, rendered_pores: bool = False) -> Iterator:
     """Endless batches of jittered patches; photos are drawn by the square root of their labelled area
     so that the large mste faces do not drown the close-ups. ``synthetic_share`` of each batch are
-    patches with rendered pores and their exact masks (``synthetic_patches``) instead."""
+    patches with rendered pores and their exact masks (``synthetic_patches``) instead. ``rendered_pores``:
+    pores are rendered into every real patch and are its only positives (``pores_rendered_into``)."""
     rng = np.random.default_rng(seed)
     weights = np.sqrt([max(int((lab != IGNORE).sum()), 1) for lab in labels])
     weights = weights / weights.sum()
@@ -94,7 +97,10 @@ def batches(photos: list[PorePhoto], labels: list[np.ndarray], batch_size: int, 
         for i in rng.choice(len(photos), batch_size - rendered, p=weights):
             centre = patch_centre(labels[i], pores[i], rng)
             view, label = random_patch(photos[i].rgb, labels[i], photos[i].pore_px, centre, rng)
-            patches.append(add_negatives(view, label, working_scale(photos[i].pore_px) * photos[i].pore_px, rng))
+            pore_px = working_scale(photos[i].pore_px) * photos[i].pore_px
+            if rendered_pores:
+                view, label = pores_rendered_into(view, label, pore_px, rng)
+            patches.append(add_negatives(view, label, pore_px, rng))
         xs = [torch.from_numpy(prepare_input(skin_jitter(view, rng))) for view, _ in patches]
         yield torch.cat(xs), torch.from_numpy(np.stack([label for _, label in patches]))
 
@@ -193,7 +199,7 @@ def fold_calibration(net: PSNet) -> None:
 
 def train(variant: Variant, cache_dir: Path, steps: int, rounds: int, checkpoint: Path, out: Path,
           batch_size: int = BATCH, synthetic_share: float = 0.0, init: Path | None = None,
-          lr: float = LEARNING_RATE, log=print) -> None:
+          lr: float = LEARNING_RATE, rendered_pores: bool = False, log=print) -> None:
     photos = load_cache(cache_dir)
     if not photos:
         raise SystemExit(f"train psnet: no photos in {cache_dir}; run python -m poreseg.training.pore_patches first")
@@ -217,7 +223,8 @@ def train(variant: Variant, cache_dir: Path, steps: int, rounds: int, checkpoint
             folder = cache_dir.parent / "pores_pseudo" / f"{checkpoint.stem}_round{stage}"
             labels = pseudo_labels(net, photos, labels, folder, stage_checkpoint.exists(), log)
         log(f"stage {stage + 1}: {length} steps on {'coarse' if stage == 0 else f'round {stage} pseudo'} labels")
-        stage_batches = timed(batches(photos, labels, batch_size, stage, synthetic_share), log)
+        stage_batches = timed(batches(photos, labels, batch_size, stage, synthetic_share,
+                                      rendered_pores and stage == 0), log)
         loop.train(net, stage_batches, pore_loss, length, stage_checkpoint, lr=lr,
                    validate=validate, every=CHECKPOINT_EVERY, log=log)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -242,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="peak learning rate of every stage")
     parser.add_argument("--synthetic-share", type=float, default=0.0,
                         help="share of each batch with rendered pores and exact masks (synthetic_patches)")
+    parser.add_argument("--rendered-pores", action="store_true",
+                        help="stage 1: pores rendered into each real patch are its positives, DoGPore gives "
+                             "its structures as negatives (synthetic_patches.pores_rendered_into)")
     # On the shared 2-core machine a second thread loses more to contention than it gains (measured, batch
     # 16: PS-Net 3.5 steps/s with one thread, 1.0-1.2 with two; U-Net 1.1 against 0.3 under load, 0.9
     # against 1.7 on a quieter machine).
@@ -255,7 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     log = lambda message: print(message, flush=True)  # noqa: E731
     train(variant, args.cache, args.steps, args.rounds, args.checkpoint or variant.default_checkpoint,
-          args.out or variant.default_out, args.batch, args.synthetic_share, args.init, args.lr, log)
+          args.out or variant.default_out, args.batch, args.synthetic_share, args.init, args.lr,
+          args.rendered_pores, log)
     log(f"{variant.label} done in {(time.time() - started) / 3600:.2f} h in this run")
 
 
