@@ -131,9 +131,10 @@ def dog_pores_in_box(rgb: np.ndarray, region: np.ndarray, pore_px: float,
     x0, y0, x1, y1 = box
     reach = context_px(pore_px)
     cx0, cy0, cx1, cy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
-    found = dog_pores(rgb[cy0:cy1, cx0:cx1], region[cy0:cy1, cx0:cx1], pore_px, training_labels=False)
-    inside = (slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0))
-    return DogResult(found.mask[inside], found.response[inside], pore_px, found.structures[inside], None)
+    cut = slice(cy0, cy1), slice(cx0, cx1)
+    pores, response, structures = _detect(np.asarray(rgb)[cut], np.asarray(region, bool)[cut], pore_px, False)
+    inside = slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0)
+    return DogResult(pores[inside], response[inside], pore_px, structures[inside], None)
 
 
 def context_px(pore_px: float) -> int:

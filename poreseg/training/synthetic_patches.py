@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.pores.segment import prepare_input
 from poreseg.classes import IGNORE, STRUCTURE
+from poreseg.pores.segment import prepare_input
 from poreseg.pores.synth import SynthSample, pore_free_base, render_pores
 from poreseg.training.patches import PATCH_PX, random_patch, skin_jitter
 from poreseg.training.pore_patches import PorePhoto
@@ -66,8 +66,8 @@ def pores_rendered_into(rgb: np.ndarray, labels: np.ndarray, pore_px: float,
     flattens every dark detail. Rendered into the real patch, pores and structures share every texture
     cue, and what is left to learn is their shape. Measured (900 steps, against the shipped network):
     structures 11.0 -> 4.1 false detections per cm2 at 14.7 (13.3) pores per cm2 on held-out faces, but it
-    marks nothing on the palest, faintest skin of the 15 cm close-up (5.9 pores per cm2 there, shipped
-    12.8): the renderer draws no pore fainter than 3 grey levels, where people mark pores of about 1.8.
+    marks almost nothing on the palest, faintest skin of the 15 cm close-up (6.3 pores per cm2 on its
+    face, shipped 12.8): the renderer draws no pore fainter than 3 grey levels, where people mark pores of about 1.8.
     Not adopted."""
     sample = render_pores(rgb, rng, pore_px)
     structure = labels == STRUCTURE
