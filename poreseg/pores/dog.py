@@ -114,10 +114,9 @@ def dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, training_labe
         maps.append(np.zeros((h, w), bool))
     x, y, box_w, box_h = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))
     if box_w > 0:
-        pad = context_px(pore_px)
-        box = (slice(max(0, y - pad), min(h, y + box_h + pad)), slice(max(0, x - pad), min(w, x + box_w + pad)))
-        for full, part in zip(maps, _detect(np.asarray(rgb)[box], region[box], pore_px, training_labels)):
-            full[box] = part
+        cut = _with_context((x, y, x + box_w, y + box_h), pore_px, (h, w))
+        for full, part in zip(maps, _detect(np.asarray(rgb)[cut], region[cut], pore_px, training_labels)):
+            full[cut] = part
     mask, response, structures, faint = maps if training_labels else (*maps, None)
     return DogResult(mask, response, pore_px, structures, faint)
 
@@ -127,14 +126,21 @@ def dog_pores_in_box(rgb: np.ndarray, region: np.ndarray, pore_px: float,
     """``dog_pores`` (without training labels) cut to ``box`` (x0, y0, x1, y1, holding the region), read
     from the box and its filters' context only: the same answer, without maps of the whole frame (over
     70 MB at 12 MP)."""
-    h, w = region.shape
+    x0, y0, x1, y1 = box
+    cut = _with_context(box, pore_px, region.shape)
+    pores, response, structures = _detect(np.asarray(rgb)[cut], np.asarray(region, bool)[cut], pore_px, False)
+    top, left = cut[0].start, cut[1].start
+    inside = slice(y0 - top, y1 - top), slice(x0 - left, x1 - left)
+    return DogResult(pores[inside], response[inside], pore_px, structures[inside], None)
+
+
+def _with_context(box: tuple[int, int, int, int], pore_px: float, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The rows and columns of ``box`` (x0, y0, x1, y1) grown by DoGPore's context (context_px), within an
+    image of ``shape``."""
+    h, w = shape[:2]
     x0, y0, x1, y1 = box
     reach = context_px(pore_px)
-    cx0, cy0, cx1, cy1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
-    cut = slice(cy0, cy1), slice(cx0, cx1)
-    pores, response, structures = _detect(np.asarray(rgb)[cut], np.asarray(region, bool)[cut], pore_px, False)
-    inside = slice(y0 - cy0, y1 - cy0), slice(x0 - cx0, x1 - cx0)
-    return DogResult(pores[inside], response[inside], pore_px, structures[inside], None)
+    return slice(max(0, y0 - reach), min(h, y1 + reach)), slice(max(0, x0 - reach), min(w, x1 + reach))
 
 
 def context_px(pore_px: float) -> int:

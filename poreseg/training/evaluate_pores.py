@@ -154,29 +154,32 @@ class BenchmarkFacts:
 
 
 def benchmark_facts(samples: list[SynthSample]) -> BenchmarkFacts:
-    diameters, z_peaks, darkest, unmarked, diameters_px = [], [], [], [], []
+    """The rendered ground truth's measures (BenchmarkFacts), each pore measured as DoGPore's maps see it."""
+    per_pore: dict[str, list[np.ndarray]] = {"diameter_px": [], "diameter": [], "z_peak": [], "darkest": []}
+    unmarked = []  # z of skin well away from every rendered pore
     for sample in samples:
         count, components = cv2.connectedComponents(sample.mask.astype(np.uint8), connectivity=8)
         if count <= 1:
             continue
         maps = band_maps(sample.rgb, np.ones(sample.mask.shape, bool), sample.pore_px)
         ids = components[sample.mask]
-        area = np.bincount(ids, minlength=count)[1:]
-        diameters_px.append(np.sqrt(4 * area / np.pi))
-        diameters.append(diameters_px[-1] / sample.pore_px)
-        for values, out in ((maps.z, z_peaks), (maps.darkening, darkest)):
+        diameter_px = np.sqrt(4 * np.bincount(ids, minlength=count)[1:] / np.pi)
+        per_pore["diameter_px"].append(diameter_px)
+        per_pore["diameter"].append(diameter_px / sample.pore_px)
+        for values, name in ((maps.z, "z_peak"), (maps.darkening, "darkest")):
             peak = np.full(count, -np.inf)
             np.maximum.at(peak, ids, values[sample.mask])
-            out.append(peak[1:])
+            per_pore[name].append(peak[1:])
         far = ~cv2.dilate(sample.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
         unmarked.append(maps.z[far])
-    diameter, diameter_px = np.concatenate(diameters), np.concatenate(diameters_px)
+    pores = {name: np.concatenate(values) for name, values in per_pore.items()}
     pixels = sum(sample.mask.size for sample in samples)
     pore_pixels = sum(int(sample.mask.sum()) for sample in samples)
-    return BenchmarkFacts(float(np.median(diameter)), tuple(float(v) for v in np.percentile(diameter, (10, 90))),
-                          float(pixels / len(diameter_px) / np.median(diameter_px) ** 2), pore_pixels / pixels,
-                          float(np.mean(np.concatenate(z_peaks) >= 3)), float(np.mean(np.concatenate(darkest) >= 0.04)),
-                          float(np.percentile(np.concatenate(unmarked), 99)))
+    return BenchmarkFacts(float(np.median(pores["diameter"])),
+                          tuple(float(v) for v in np.percentile(pores["diameter"], (10, 90))),
+                          float(pixels / len(pores["diameter_px"]) / np.median(pores["diameter_px"]) ** 2),
+                          pore_pixels / pixels, float(np.mean(pores["z_peak"] >= 3)),
+                          float(np.mean(pores["darkest"] >= 0.04)), float(np.percentile(np.concatenate(unmarked), 99)))
 
 
 @dataclass
