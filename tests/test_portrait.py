@@ -71,6 +71,10 @@ CUTOUTS = REPO_ROOT / "test-output" / "cutouts"
 # Issue 14 is not solved for these: the shipped network keeps part of the background. Strict, so that the
 # network that fixes them makes these fail until they are taken off the list.
 KNOWN_GHOSTS = {"lisa1": "the wall clock behind her shows", "lisa_15cm": "the door behind her shows"}
+# Background that the outer tenths beside the head miss, chosen by eye on the examples: boxes as shares of
+# the photo's width and height (x0, y0, x1, y1).
+BACKGROUND_BOXES = {"lisa1": [(0.82, 0.0, 1.0, 0.35)],  # the wall clock right of her hair
+                    "lisa_15cm": [(0.1, 0.0, 0.22, 0.6)]}  # the door left of her head
 EXAMPLES = [pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GHOSTS[path.stem]))
             if path.stem in KNOWN_GHOSTS else pytest.param(path, id=path.stem)
             for path in sorted((REPO_ROOT / "examples").glob("*.jpg"))]
@@ -90,8 +94,9 @@ def on_checkerboard(rgba: np.ndarray, square: int = 32) -> np.ndarray:
 def test_example_cutout_has_no_background_ghost(path):
     """Writes the cut-out of every example (RGBA as the dashboard's, and over a checkerboard to look at)
     to test-output/cutouts/. Beside the head (the outer tenth of each side, down to 40% of the height:
-    grey backdrop, wall and clock, door and tiles) the cut-out is fully transparent; the centre of the
-    photo is opaque; and the semi-transparent edge is a thin band, not a haze."""
+    grey backdrop, wall and clock, door and tiles) and in the example's BACKGROUND_BOXES the cut-out is
+    fully transparent; the centre of the photo is opaque; and the semi-transparent edge is a thin band,
+    not a haze."""
     rgb = load_image(path)
     cutout = portrait_cutout(rgb, person_alpha(poreseg.segment_portrait(rgb)))
     CUTOUTS.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,9 @@ def test_example_cutout_has_no_background_ghost(path):
     h, w = alpha.shape
     beside_head = np.concatenate([alpha[:int(0.4 * h), :w // 10], alpha[:int(0.4 * h), -(w // 10):]], axis=1)
     assert (beside_head > 0).mean() < 0.002, f"{(beside_head > 0).mean():.2%} of the background beside the head shows"
+    for x0, y0, x1, y1 in BACKGROUND_BOXES.get(path.stem, []):
+        box = alpha[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)]
+        assert (box > 0).mean() < 0.002, f"{(box > 0).mean():.2%} of the background box {(x0, y0, x1, y1)} shows"
     assert alpha[h // 2, w // 2] == 255
     semi_transparent = ((alpha > 0) & (alpha < 255)).mean()
     assert semi_transparent < 0.03, f"{semi_transparent:.1%} of the cut-out is semi-transparent"

@@ -20,7 +20,10 @@ class ConvBNAct(nn.Sequential):
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: expand, depthwise, project; residual when shapes allow."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1, expand: int = 4, dilation: int = 1):
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, expand: int = 4, dilation: int = 1,
+                 identity_at_start: bool = False):
+        """``identity_at_start``: the projection's batch-norm scale starts at zero, so that a residual block
+        added to a trained network leaves its output unchanged until training moves it."""
         super().__init__()
         hidden = c_in * expand
         self.block = nn.Sequential(
@@ -29,6 +32,10 @@ class InvertedResidual(nn.Module):
             ConvBNAct(hidden, c_out, 1, act=False),
         )
         self.residual = stride == 1 and c_in == c_out
+        if identity_at_start:
+            if not self.residual:
+                raise ValueError("only a residual block can start as the identity")
+            nn.init.zeros_(self.block[-1][1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.block(x)

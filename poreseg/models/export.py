@@ -109,12 +109,14 @@ def load_network(name: str, path: Path | None = None) -> nn.Module:
     return load_weights(NETWORKS[name](), name, path)
 
 
-def export_weights(name: str) -> Path:
-    """Writes ``weights/NAME.onnx``, the export of ``weights/NAME.pt``; returns its path."""
+def export_weights(name: str, net: nn.Module | None = None) -> Path:
+    """Writes ``weights/NAME.onnx``, the export of ``weights/NAME.pt``; returns its path. ``net``: that file's
+    network, already loaded by a caller that checked it (the model card's writer, for weights newer than
+    the card); otherwise it is loaded and checked against the card."""
     from poreseg.weights import WEIGHTS_DIR, sha256, weights_path
 
     trained = weights_path(name)
-    graph = to_onnx(load_network(name), weights_sha256=sha256(trained))
+    graph = to_onnx(net if net is not None else load_network(name), weights_sha256=sha256(trained))
     target = WEIGHTS_DIR / f"{name}.onnx"
     target.with_suffix(".onnx.tmp").write_bytes(graph)
     target.with_suffix(".onnx.tmp").replace(target)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from poreseg.models.blocks import ConvBNAct, upsample_like
+from poreseg.models.blocks import ConvBNAct, InvertedResidual, upsample_like
 
 
 class SpatialSqueezeBranch(nn.Module):
@@ -43,6 +43,21 @@ class SpatialSqueezeBlock(nn.Module):
         return self.merge(y + x if self.residual else y)
 
 
+# Dilations of the context blocks (inverted residuals) after the 1/8 and 1/16 levels. They were added to
+# the trained SINet-style network (issue 14): its errors on street and gym scenes (clutter called person,
+# a person in a dark room missed) are errors of meaning, not of edges, so the capacity goes where the
+# context is, at 16x16 and 32x32 cells, and costs little time there.
+CONTEXT8_DILATIONS = (1, 2)
+CONTEXT16_DILATIONS = (1, 2, 4)
+
+
+def context_blocks(channels: int, dilations: tuple[int, ...]) -> nn.Sequential:
+    """Residual blocks that start as the identity: a network grown from trained weights starts where the
+    weights left it."""
+    return nn.Sequential(*(InvertedResidual(channels, channels, dilation=d, identity_at_start=True)
+                           for d in dilations))
+
+
 class PortraitNet(nn.Module):
     input_size = 256
 
@@ -56,9 +71,11 @@ class PortraitNet(nn.Module):
         self.down8 = nn.Sequential(ConvBNAct(c4, c4, 3, 2, groups=c4), ConvBNAct(c4, c8, 1))
         self.level8 = nn.Sequential(SpatialSqueezeBlock(c8, c8, (1, 2)), SpatialSqueezeBlock(c8, c8, (2, 4)),
                                     SpatialSqueezeBlock(c8, c8, (1, 4)), SpatialSqueezeBlock(c8, c8, (2, 8)))
+        self.context8 = context_blocks(c8, CONTEXT8_DILATIONS)
         self.down16 = nn.Sequential(ConvBNAct(c8, c8, 3, 2, groups=c8), ConvBNAct(c8, c16, 1))
         self.level16 = nn.Sequential(SpatialSqueezeBlock(c16, c16, (1, 2)), SpatialSqueezeBlock(c16, c16, (2, 4)),
                                      SpatialSqueezeBlock(c16, c16, (1, 4)), SpatialSqueezeBlock(c16, c16, (2, 8)))
+        self.context16 = context_blocks(c16, CONTEXT16_DILATIONS)
         self.coarse_head = nn.Conv2d(c16, 2, 1)
         self.detail8 = ConvBNAct(c8, 2, 1, act=False)
         self.detail4 = ConvBNAct(c4, 2, 1, act=False)
@@ -68,8 +85,8 @@ class PortraitNet(nn.Module):
         """Person logits (background, person) at 1/2 of the input resolution."""
         s2 = self.stem(x)
         s4 = self.level4(self.down4(s2))
-        s8 = self.level8(self.down8(s4))
-        logits = self.coarse_head(self.level16(self.down16(s8)))
+        s8 = self.context8(self.level8(self.down8(s4)))
+        logits = self.coarse_head(self.context16(self.level16(self.down16(s8))))
         for features, detail in ((s8, self.detail8), (s4, self.detail4), (s2, self.detail2)):
             logits = upsample_like(logits, features)
             # Information blocking: where the coarser map is confident, detail is suppressed.

@@ -9,12 +9,18 @@ from typing import Callable, Iterator
 import torch
 
 
-def start_from(model: torch.nn.Module, init: Path | None, checkpoint: Path, log: Callable[[str], None] = print) -> None:
+def start_from(model: torch.nn.Module, init: Path | None, checkpoint: Path, log: Callable[[str], None] = print,
+               grown: bool = False) -> None:
     """Load the weights file ``init`` (a fine-tune's start) into ``model``, unless ``checkpoint`` exists: a
-    resumed run goes on from its own state."""
+    resumed run goes on from its own state. ``grown``: ``model`` may have blocks that ``init`` lacks (added
+    since, made to start as the identity); they keep their initial values."""
     if init and not checkpoint.exists():
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["model"])
-        log(f"starting from {init}")
+        result = model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["model"],
+                                       strict=not grown)
+        if result.unexpected_keys:
+            raise ValueError(f"{init} holds tensors the model lacks, e.g. {result.unexpected_keys[0]}")
+        grown_blocks = sorted({key.split(".")[0] for key in result.missing_keys})
+        log(f"starting from {init}" + (f" (new blocks {', '.join(grown_blocks)})" if grown_blocks else ""))
 
 
 def train(model: torch.nn.Module, batches: Iterator, loss_fn: Callable, steps: int, checkpoint: Path,

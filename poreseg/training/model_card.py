@@ -114,10 +114,11 @@ PORTRAIT_CARD = """\
 
 **PortraitNet** (`poreseg/models/portrait_net.py`), trained from scratch by this project's code: a
 SINet-style (Park et al., 2019) extremely light network. Spatial-squeeze blocks (depthwise convolutions
-on pooled copies of the features) at 1/4, 1/8 and 1/16 resolution and an information-blocking decoder
-that adds 1/8, 1/4 and 1/2 resolution detail only where the coarser prediction is unsure. Input: the whole
-image resized to 256x256; person logits at 1/2 resolution. {params:,} parameters; weights file
-{size_mb:.2f} MB ({size:,} bytes).
+on pooled copies of the features) at 1/4, 1/8 and 1/16 resolution, each of the last two followed by
+context blocks (MobileNetV2 inverted residuals, dilations {context8} and {context16}), and an
+information-blocking decoder that adds 1/8, 1/4 and 1/2 resolution detail only where the coarser
+prediction is unsure. Input: the whole image resized to 256x256; person logits at 1/2 resolution.
+{params:,} parameters; weights file {size_mb:.2f} MB ({size:,} bytes).
 
 `poreseg.segment_portrait` upsamples the person probability to the image (at most {refine_max} px on the
 long side), snaps it to the image edges with a guided filter (He et al., grey guide) and resizes it to full size.
@@ -377,6 +378,7 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
 def card_facts(model: str, data: Path) -> dict:
     """Sizes of the data sources (counted from the data folder) and the training constants."""
     from poreseg import parsing, portrait
+    from poreseg.models import portrait_net
     from poreseg.training import losses, occlusion, parser_data, train_portrait
     count = {key: len(value) for key, value in {
         "n_fasseg": datasets.fasseg(data, "v2_train") + datasets.fasseg(data, "v3_fit"),
@@ -404,7 +406,8 @@ def card_facts(model: str, data: Path) -> dict:
                      zoom_max=t.ZOOM_OUT_MAX, paste_share=t.PASTE_SHARE, scene_share=t.SCENE_SHARE,
                      scene_max=t.SCENE_MAX_PERSON_SHARE, scene_people=t.SCENE_PEOPLE_MAX,
                      scene_low=t.SCENE_PERSON_HEIGHTS[0], scene_high=t.SCENE_PERSON_HEIGHTS[1],
-                     scene_empty=t.EMPTY_SCENE_SHARE)
+                     scene_empty=t.EMPTY_SCENE_SHARE, context8=portrait_net.CONTEXT8_DILATIONS,
+                     context16=portrait_net.CONTEXT16_DILATIONS)
     return count
 
 
@@ -465,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     if sha256(weights) != digest:
         print(f"model_card: error: {weights} changed during the evaluation; run again", file=sys.stderr)
         return 1
-    onnx_digest = sha256(export_weights(name))
+    onnx_digest = sha256(export_weights(name, net))
     return write_card(card, hub_card.hub_card(name, text, onnx_digest), digest, onnx_digest)
 
 

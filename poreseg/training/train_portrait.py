@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/portrait.ckpt"))
     parser.add_argument("--out", type=Path, default=Path("weights/portrait.pt"))
     parser.add_argument("--widths", default="16,32,64,96", help="channels at strides 2, 4, 8, 16")
-    parser.add_argument("--init", type=Path, help="weights to start from (fine-tuning), e.g. weights/portrait.pt")
+    parser.add_argument("--init", type=Path, help="weights to start from (fine-tuning), e.g. weights/portrait.pt; "
+                        "weights saved before the context blocks existed start them as the identity")
     parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (cosine decay)")
     parser.add_argument("--every", type=int, default=500, help="steps between checkpoints and validation lines")
     args = parser.parse_args(argv)
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         samples = datasets.human_seg(args.data, "train")[::6]
         return f"person IoU on a training subset {person_iou(session, samples):.3f}"
 
-    loop.start_from(model, args.init, args.checkpoint, log=lambda m: print(m, flush=True))
+    loop.start_from(model, args.init, args.checkpoint, log=lambda m: print(m, flush=True), grown=True)
     humans = list(range(len(datasets.human_seg(args.data, "train"))))  # load_targets puts them first
     scenes = [person_free_scene(rgb, target == 1) for rgb, target in (items[i] for i in humans)
               if np.mean(target == 1) < SCENE_MAX_PERSON_SHARE]
