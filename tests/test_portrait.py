@@ -70,7 +70,7 @@ def test_person_fraction_is_plausible(london_probability):
 CUTOUTS = REPO_ROOT / "test-output" / "cutouts"
 # Issue 14 is not solved for these: the shipped network keeps part of the background. Strict, so that the
 # network that fixes them makes these fail until they are taken off the list.
-KNOWN_GHOSTS = {"lisa1": "the wall clock behind her shows", "lisa_15cm": "the door behind her shows"}
+KNOWN_GHOSTS = {"lisa1": "bits of the wall clock behind her show", "lisa_15cm": "the door behind her shows"}
 # Background that the outer tenths beside the head miss, chosen by eye on the examples: boxes as shares of
 # the photo's width and height (x0, y0, x1, y1).
 BACKGROUND_BOXES = {"lisa1": [(0.82, 0.0, 1.0, 0.35)],  # the wall clock right of her hair
