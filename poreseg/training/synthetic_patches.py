@@ -67,8 +67,8 @@ def pores_rendered_into(rgb: np.ndarray, labels: np.ndarray, pore_px: float,
     cue, and what is left to learn is their shape. Measured (900 steps, against the shipped network):
     structures 11.0 -> 4.1 false detections per cm2 at 14.7 (13.3) pores per cm2 on held-out faces, but it
     marks almost nothing on the palest, faintest skin of the 15 cm close-up (6.3 pores per cm2 on its
-    face, shipped 12.8): the renderer draws no pore fainter than 3 grey levels, where people mark pores of about 1.8.
-    Not adopted."""
+    face, shipped 12.8): the renderer draws no pore fainter than 3 grey levels, where people mark pores of
+    about 1.8. Not adopted."""
     sample = render_pores(rgb, rng, pore_px)
     structure = labels == STRUCTURE
     out = np.full(labels.shape, IGNORE, np.uint8)

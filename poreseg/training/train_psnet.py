@@ -10,8 +10,9 @@ Stage 1 learns the DoGPore coarse labels of ``cache/pores`` (with ``--rendered-p
 into each real patch as its positives, DoGPore's structures and the never-pore parts as its negatives);
 then each of ``--rounds`` rounds replaces them by pseudo labels from the network's own prediction of
 every training photo (``soft_labels``: its calibrated Monte-Carlo mean probability, mirror-averaged as
-``PoreSegmenter`` predicts, as a soft target; stored in ``cache/pores_pseudo``) and trains on. Stage 1 has half of ``--steps``, the rounds share the
-other half; with ``--init`` the given network stands in for stage 1 and the rounds have all the steps.
+``PoreSegmenter`` predicts, as a soft target; stored in ``cache/pores_pseudo``) and trains on. Stage 1
+has half of ``--steps``, the rounds share the other half; with ``--init`` the given network stands in for
+stage 1 and the rounds have all the steps.
 Each stage has its own warm-up and cosine schedule (a warm restart on the new labels) and its own
 checkpoint ``CHECKPOINT.stageK.ckpt``, so running the same command again resumes where it stopped. Every
 checkpoint logs the object F1 on pores rendered into training photos.
