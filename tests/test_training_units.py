@@ -18,7 +18,7 @@ from poreseg.metrics import pore_score
 from poreseg.training.calibrate_score import calibrated_reference, method_summary
 from poreseg.training.crop_lists import StructureCrop, load_crops, parse_parts
 from poreseg.training.evaluate import GLASSES_CSV, glasses_table
-from poreseg.training.labels import _split_fasseg_hair, feature_box
+from poreseg.training.labels import _split_fasseg_hair, feature_box, occluder_suspects
 from poreseg.training.losses import consensus_loss, dice_loss
 from poreseg.training.parser_data import object_ids
 from poreseg.training.segmentation_metrics import TO_FASSEG, confusion, iou_per_class
@@ -188,6 +188,46 @@ def test_feature_box_none_without_enough_feature_pixels():
     labels[:5] = HAIR
     labels[10:12, 10:15] = NOSE  # 10 pixels
     assert feature_box(labels) is None
+
+
+# --- labels: glasses consensus near the eyes -------------------------------------------------------
+
+def _lit_face() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """120x120 skin-coloured face lit from the left (luma falls by a third across it), all teacher
+    skin, eyes at (40, 50) and (80, 50)."""
+    shading = np.linspace(1.0, 0.67, 120, dtype=np.float32)[None, :, None]
+    rgb = np.clip(np.array([200, 150, 120], np.float32) * shading * np.ones((120, 1, 1), np.float32), 0, 255)
+    return rgb.astype(np.uint8), np.ones((120, 120), bool), np.array([[40.0, 50.0], [80.0, 50.0]])
+
+
+def test_occluder_suspects_smooth_lighting_is_skin():
+    rgb, skin, eyes = _lit_face()
+    assert not occluder_suspects(rgb, skin, eyes).any()
+
+
+def test_occluder_suspects_thin_dark_frame_near_the_eyes():
+    rgb, skin, eyes = _lit_face()
+    rgb[62:64, 20:60] = (60, 45, 40)  # a rim below the right eye, 2 px: half as bright as the skin
+    rgb[110:112, 20:60] = (60, 45, 40)  # the same line at the chin: not where glasses are
+    suspects = occluder_suspects(rgb, skin, eyes)
+    assert suspects[62:64, 25:55].all()
+    assert not suspects[105:].any()
+    assert suspects.sum() < 0.1 * 120 * 120  # the rim and its blended edge, not the face
+
+
+def test_occluder_suspects_tinted_lens_of_skin_brightness():
+    rgb, skin, eyes = _lit_face()
+    rgb[42:58, 70:90] = (110, 150, 190)  # a blue lens as bright as the skin (luma ~150)
+    suspects = occluder_suspects(rgb, skin, eyes)
+    assert suspects[44:56, 72:88].all()
+    assert not suspects[:, :60].any()
+
+
+def test_occluder_suspects_only_teacher_skin():
+    rgb, skin, eyes = _lit_face()
+    rgb[62:64, 20:60] = (60, 45, 40)
+    skin[60:66] = False  # the teacher already said something else there
+    assert not occluder_suspects(rgb, skin, eyes)[60:66].any()
 
 
 # --- evaluation ---------------------------------------------------------------------------------
