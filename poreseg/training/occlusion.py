@@ -105,21 +105,80 @@ def paste_shape(rgb, labels, face_box, texture_source, rng, hand: bool) -> None:
     _blend(rgb, labels, np.clip(layer * shading, 0, 255), alpha, OCCLUDER)
 
 
-def paste_glasses(rgb, labels, landmarks, rng) -> None:
-    colour = rng.uniform(0, 90, 3) if rng.random() < 0.7 else rng.uniform(0, 255, 3)
-    eye_distance = np.linalg.norm(landmarks[468] - landmarks[473])
-    thickness = max(2, int(eye_distance * rng.uniform(0.03, 0.07)))
-    mask = np.zeros(labels.shape, np.uint8)
-    for outer, inner, top, bottom in EYE_RINGS:
-        centre = (landmarks[outer] + landmarks[inner]) / 2
-        axes = (int(eye_distance * rng.uniform(0.38, 0.48)), int(eye_distance * rng.uniform(0.25, 0.35)))
-        angle = np.degrees(np.arctan2(*(landmarks[inner] - landmarks[outer])[::-1]))
-        cv2.ellipse(mask, (int(centre[0]), int(centre[1])), axes, angle, 0, 360, 1, thickness)
-    lift = np.array([0, -0.1 * eye_distance])  # the bridge joins the rings above the inner eye corners
-    a, b = landmarks[133] + lift, landmarks[362] + lift
-    cv2.line(mask, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 1, thickness)
-    alpha = mask.astype(np.float32)
-    _blend(rgb, labels, np.broadcast_to(colour, rgb.shape), alpha, OCCLUDER)
+# Glasses as they are worn (the glasses set of ``eval parser``: large plastic, patterned and thin metal
+# frames, sunglasses): lens half-width and half-height in eye distances, centred a little below the eye;
+# shapes from ellipses (exponent 2) to rounded rectangles (5).
+LENS_HALF_WIDTH = (0.36, 0.47)  # at most a little under half the eye distance: a bridge between
+LENS_HALF_HEIGHT = (0.28, 0.45)
+LENS_DROP = (0.0, 0.12)
+LENS_ROUNDNESS = (2.0, 5.0)
+GLASSES_STYLES = ("plastic", "metal", "patterned", "sunglasses")
+GLASSES_STYLE_SHARES = (0.3, 0.3, 0.2, 0.2)
+FRAME_WIDTH = {"plastic": (0.03, 0.08), "metal": (0.008, 0.025), "patterned": (0.03, 0.08),
+               "sunglasses": (0.02, 0.06)}  # in eye distances
+TEMPLE_LENGTH = (0.2, 0.6)  # the arm towards the ear, beyond the lens, in eye distances
+SUNGLASS_OPACITY = (0.6, 0.95)
+LENS_GLARE = 0.15  # at most: a clear lens's glare tints the skin behind it, which stays skin
+
+
+def _lens_outline(centre: np.ndarray, half: tuple[float, float], roundness: float, angle: float) -> np.ndarray:
+    """A superellipse |x/a|^n + |y/b|^n = 1 around ``centre``, rotated by ``angle`` (radians): (64, 2) int32."""
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    x = half[0] * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** (2 / roundness)
+    y = half[1] * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** (2 / roundness)
+    c, s = np.cos(angle), np.sin(angle)
+    return np.stack([centre[0] + c * x - s * y, centre[1] + s * x + c * y], 1).astype(np.int32)
+
+
+def _frame_layer(style: str, shape: tuple[int, int], textures: list[np.ndarray], rng: np.random.Generator
+                 ) -> np.ndarray:
+    """The frame's colour everywhere (h, w, 3) float32: flat dark plastic, light metal shaded from top to
+    bottom, or a real texture darkened (tortoiseshell and other patterns)."""
+    h, w = shape
+    if style == "patterned" and textures:
+        layer = _texture(textures[rng.integers(len(textures))], shape, rng).astype(np.float32)
+        return layer * rng.uniform(0.3, 0.8) + rng.uniform(0, 40, 3)
+    if style == "metal":
+        base = rng.uniform(110, 230) * rng.uniform(0.85, 1.0, 3)  # silver to gold
+        shading = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.25), h)[:, None, None]
+        return np.broadcast_to(base * shading, (h, w, 3)).astype(np.float32)
+    return np.broadcast_to(rng.uniform(0, 90, 3), (h, w, 3)).astype(np.float32)
+
+
+def paste_glasses(rgb, labels, landmarks, rng, textures: list[np.ndarray] = ()) -> None:
+    """A pair of glasses on the face mesh: frame, bridge and temples are OCCLUDER; sunglass lenses too.
+    A clear lens only casts a faint glare: the skin and eyes behind it keep their classes."""
+    eye_distance = float(np.linalg.norm(landmarks[468] - landmarks[473]))
+    style = GLASSES_STYLES[rng.choice(len(GLASSES_STYLES), p=GLASSES_STYLE_SHARES)]
+    thickness = max(1, int(round(eye_distance * rng.uniform(*FRAME_WIDTH[style]))))
+    half = (eye_distance * rng.uniform(*LENS_HALF_WIDTH), eye_distance * rng.uniform(*LENS_HALF_HEIGHT))
+    roundness, drop = rng.uniform(*LENS_ROUNDNESS), eye_distance * rng.uniform(*LENS_DROP)
+    eyes = sorted(((landmarks[a] + landmarks[b]) / 2 for a, b, _, _ in EYE_RINGS), key=lambda c: c[0])
+    line = eyes[1] - eyes[0]  # the eye line, from the eye on the image's left
+    angle = float(np.arctan2(line[1], line[0]))
+    down = np.array([-np.sin(angle), np.cos(angle)])
+    outward = line / np.linalg.norm(line)
+    frame, lenses = np.zeros(labels.shape, np.uint8), np.zeros(labels.shape, np.uint8)
+    rims = [_lens_outline(eye + drop * down, half, roundness, angle) for eye in eyes]
+    for rim, ear in zip(rims, (-outward, outward)):
+        cv2.fillPoly(lenses, [rim], 1)
+        temple_start = rim[np.argmax(rim @ ear)]
+        temple_end = temple_start + ear * eye_distance * rng.uniform(*TEMPLE_LENGTH)
+        cv2.line(frame, tuple(int(v) for v in temple_start), tuple(int(v) for v in temple_end), 255, thickness,
+                 cv2.LINE_AA)
+    cv2.polylines(frame, rims, True, 255, thickness, cv2.LINE_AA)
+    # The bridge joins the rims' inner edges a little above the lenses' middle.
+    bridge = [rim[np.argmax(rim @ ear - 0.5 * (rim @ down))] for rim, ear in zip(rims, (outward, -outward))]
+    cv2.line(frame, tuple(int(v) for v in bridge[0]), tuple(int(v) for v in bridge[1]), 255, thickness, cv2.LINE_AA)
+    frame_alpha = frame.astype(np.float32) / 255
+    inside = lenses.astype(np.float32) * (1 - frame_alpha)
+    if style == "sunglasses":
+        _blend(rgb, labels, np.broadcast_to(rng.uniform(0, 60, 3), rgb.shape), inside * rng.uniform(*SUNGLASS_OPACITY),
+               OCCLUDER)
+    else:
+        glare = inside[..., None] * rng.uniform(0, LENS_GLARE)
+        rgb[:] = (rgb * (1 - glare) + rng.uniform(150, 255, 3) * glare).astype(np.uint8)
+    _blend(rgb, labels, _frame_layer(style, labels.shape, list(textures), rng), frame_alpha, OCCLUDER)
 
 
 def paste_hair_lock(rgb, labels, face_box, hair_rgb, hair_mask, rng) -> None:
@@ -169,13 +228,13 @@ class Occluder:
         # The mesh anchors masks and glasses; on profiles it is often wrong, so trust it only where
         # its nose tip lies on the labelled nose.
         has_mesh = len(landmarks) > 0 and _label_at(labels, landmarks[0][NOSE_TIP]) == NOSE
-        kind = rng.choice(["mask", "hand", "object", "glasses", "hair"], p=[0.3, 0.25, 0.15, 0.15, 0.15])
+        kind = rng.choice(["mask", "hand", "object", "glasses", "hair"], p=[0.25, 0.2, 0.15, 0.25, 0.15])
         if kind in ("mask", "glasses") and not has_mesh:
             kind = "hand"
         if kind == "mask":
             paste_face_mask(rgb, labels, landmarks[0], self.masks[rng.integers(len(self.masks))], rng)
         elif kind == "glasses":
-            paste_glasses(rgb, labels, landmarks[0], rng)
+            paste_glasses(rgb, labels, landmarks[0], rng, self.textures)
         elif kind == "hair" and self.hair_examples:
             hair_rgb, hair_mask = self.hair_examples[rng.integers(len(self.hair_examples))]
             paste_hair_lock(rgb, labels, face_box, hair_rgb, hair_mask, rng)
