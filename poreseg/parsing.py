@@ -17,6 +17,10 @@ from poreseg.inference import ModelSession
 
 INPUT_SIZE = 256  # the network's input side (FaceParserNet.input_size, which a test holds equal)
 CROP_SCALE = 2.8  # crop side / longest side of the facial-feature box (brows to mouth)
+# Glasses frames are 0.5-1.8 px wide in the crop pass's 256 px view of the glasses set's photos, below its
+# logits' resolution (1/4 of the view): the eye pass looks again at the eyes this much closer.
+EYE_VIEW_ZOOM = 2.0
+EYE_LINE = 0.3
 LABEL_UPSAMPLE_MAX = 1024  # logits are resampled to at most this size before the argmax
 MIN_FEATURE_AREA = 0.0004  # of a view: smaller feature clusters are not faces
 # Facial features spanning fewer image pixels than this cannot be told from noise (a 20x20 noise image
@@ -66,6 +70,13 @@ def face_crop(box: tuple[float, float, float, float]) -> tuple[tuple[float, floa
     """Centre and side of the square crop the crop pass parses, from a facial-feature box."""
     x0, y0, x1, y1 = box
     return ((x0 + x1) / 2, (y0 + y1) / 2), CROP_SCALE * max(x1 - x0, y1 - y0)
+
+
+def eye_crop(box: tuple[float, float, float, float], zoom: float) -> tuple[tuple[float, float], float]:
+    """Centre and side of the eye pass's view: the crop pass's view ``zoom`` times closer, centred on the
+    eye line (brows to mouth: the eyes are about 30% of the way down the feature box)."""
+    x0, y0, x1, y1 = box
+    return ((x0 + x1) / 2, y0 + EYE_LINE * (y1 - y0)), CROP_SCALE * max(x1 - x0, y1 - y0) / zoom
 
 
 def warp_view(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:

@@ -224,11 +224,13 @@ class Occluder:
         self.skin = skin_images  # skin crops of other faces: hands
         self.hair_examples = hair_examples  # list of (rgb, bool hair mask)
 
-    def __call__(self, rgb, labels, landmarks, face_box, rng: np.random.Generator) -> None:
+    def __call__(self, rgb, labels, landmarks, face_box, rng: np.random.Generator, kind: str | None = None) -> None:
+        """``kind``: one of mask, hand, object, glasses, hair; drawn at random when None."""
         # The mesh anchors masks and glasses; on profiles it is often wrong, so trust it only where
         # its nose tip lies on the labelled nose.
         has_mesh = len(landmarks) > 0 and _label_at(labels, landmarks[0][NOSE_TIP]) == NOSE
-        kind = rng.choice(["mask", "hand", "object", "glasses", "hair"], p=[0.25, 0.2, 0.15, 0.25, 0.15])
+        if kind is None:
+            kind = rng.choice(["mask", "hand", "object", "glasses", "hair"], p=[0.25, 0.2, 0.15, 0.25, 0.15])
         if kind in ("mask", "glasses") and not has_mesh:
             kind = "hand"
         if kind == "mask":

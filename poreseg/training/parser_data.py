@@ -10,12 +10,14 @@ import numpy as np
 import torch
 
 from poreseg.classes import BACKGROUND, CLASSES, HAIR, SKIN
-from poreseg.parsing import INPUT_SIZE, face_crop, normalise, square_crop_matrix, warp_view
+from poreseg.parsing import INPUT_SIZE, EYE_VIEW_ZOOM, eye_crop, face_crop, normalise, square_crop_matrix, warp_view
 from poreseg.training.augment import photometric
 from poreseg.training.labels import feature_box
 from poreseg.training.occlusion import Occluder
 
 FIND_VIEW_SHARE = 0.2  # the rest are crop-pass views
+EYE_VIEW_SHARE = 0.25  # of the crop-pass views: the eye pass's closer look at the eyes and glasses
+EYE_VIEW_GLASSES_SHARE = 0.4  # of the eye views: synthetic glasses, the occluder the eye pass is there for
 OCCLUSION_SHARE = 0.35
 HUMAN_FACE_LABEL_REPEAT = 4  # FASSEG images carry the only full human face labels: show them more often
 
@@ -72,19 +74,26 @@ class ParserViews:
     def view(self, item: TrainingImage) -> tuple[np.ndarray, np.ndarray]:
         rng = self.rng
         rgb, labels = item.rgb.copy(), item.labels.copy()
-        if item.box is not None and rng.random() < OCCLUSION_SHARE:
+        find_view = item.box is None or rng.random() < FIND_VIEW_SHARE
+        eye_view = not find_view and rng.random() < EYE_VIEW_SHARE
+        if eye_view and rng.random() < EYE_VIEW_GLASSES_SHARE:
+            self.occluder(rgb, labels, item.landmarks, item.box, rng, kind="glasses")
+        elif item.box is not None and rng.random() < OCCLUSION_SHARE:
             self.occluder(rgb, labels, item.landmarks, item.box, rng)
         h, w = labels.shape
         flip = rng.random() < 0.5
-        if item.box is None or rng.random() < FIND_VIEW_SHARE:
+        if find_view:
             # zoomed out up to 2.5x, off-centre: faces as small as the find pass must still see
             zoom = np.exp(rng.uniform(-0.3, 0.9))
             shift = 0.05 + 0.3 * (zoom - 1) * (zoom > 1)
             centre = (w / 2 + rng.normal(0, shift) * w, h / 2 + rng.normal(0, shift) * h)
             matrix = square_crop_matrix(centre, max(h, w) * zoom, INPUT_SIZE, rng.normal(0, 8), flip)
         else:
-            centre, side = face_crop(item.box)
-            side *= np.exp(rng.uniform(-0.3, 0.3))
+            if eye_view:
+                centre, side = eye_crop(item.box, EYE_VIEW_ZOOM * np.exp(rng.uniform(-0.25, 0.25)))
+            else:
+                centre, side = face_crop(item.box)
+                side *= np.exp(rng.uniform(-0.3, 0.3))
             centre = (centre[0] + rng.normal(0, 0.04) * side, centre[1] + rng.normal(0, 0.04) * side)
             matrix = square_crop_matrix(centre, side, INPUT_SIZE, rng.normal(0, 12), flip)
         view = warp_view(rgb, matrix, INPUT_SIZE)
