@@ -160,7 +160,11 @@ class Baseline:
     def __init__(self, revision: str, photos: dict[str, np.ndarray], method: str, threads: int | None):
         self.folder = tempfile.TemporaryDirectory(prefix="poreseg-baseline-")
         self.tree = Path(self.folder.name)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, "poreseg", "weights"],
+        # The dashboard package (its warm_up) where the revision has one: later revisions import it from there.
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", revision],
+                                check=True, capture_output=True, text=True).stdout.split()
+        parts = [part for part in ("poreseg", "weights", "dashboard") if part in listed]
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", revision, *parts],
                                  check=True, capture_output=True).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(self.tree, filter="data")
