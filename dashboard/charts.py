@@ -44,6 +44,13 @@ def smooth_density(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(filled, size, interpolation=cv2.INTER_LINEAR)
 
 
+def _group_centres(first: int, count: int, stride: int, cell: float, size: int) -> np.ndarray:
+    """Image coordinates of the middles of ``count`` groups of ``stride`` grid cells from cell ``first``,
+    along a side of ``size`` pixels: the grid's last cell may reach past the photo, its middle may not."""
+    starts = (first + np.arange(count) * stride) * cell
+    return (starts + np.minimum(starts + stride * cell, size)) / 2
+
+
 def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReference,
                    face: np.ndarray) -> go.Figure:
     """The pore density per cm2 over the face photo: a smooth colour overlay cut to ``face`` (HxW bool,
@@ -55,10 +62,9 @@ def density_figure(rgb: np.ndarray, density: DensityMap, reference: ScoreReferen
     values = density.per_cm2[rows, cols][::stride, ::stride]
     zone_names = np.array(["", *(ZONE_TITLES[z] for z in ZONES)])[density.zone_ids[rows, cols][::stride, ::stride]]
     cell = density.cell_px
-    xs = (cols.start + np.arange(values.shape[1]) * stride + 0.5 * stride) * cell
-    ys = (rows.start + np.arange(values.shape[0]) * stride + 0.5 * stride) * cell
-
     h, w = rgb.shape[:2]
+    xs = _group_centres(cols.start, values.shape[1], stride, cell, w)
+    ys = _group_centres(rows.start, values.shape[0], stride, cell, h)
     x0, x1 = int(cols.start * cell), min(w, int(np.ceil(cols.stop * cell)))
     y0, y1 = int(rows.start * cell), min(h, int(np.ceil(rows.stop * cell)))
     photo = rgb[y0:y1, x0:x1]
