@@ -45,7 +45,10 @@ FPN decoder with a 1x1 head over the 10 classes of `poreseg/classes.py`. Input 2
 
 `poreseg.parse_face` runs it as a *find* pass over the letterboxed image (facial features of every face),
 then up to two crop passes (the second re-centred on what the first found) on a square crop of {crop_scale}x
-the largest face's feature box; labels outside the crop come from the find pass.
+the largest face's feature box; labels outside the crop come from the find pass. An eye pass then parses a
+view {eye_zoom:g}x closer on the eye line (glasses frames are thinner than the crop pass's logits resolve),
+and what it calls occluder becomes occluder where the crop pass said skin, nose or brow. Every view is parsed
+as it is and mirrored, and the two answers (logits) are summed: a mirrored photo gets the mirrored labels.
 
 sha256: {sha}
 
@@ -53,21 +56,25 @@ sha256: {sha}
 
 - Steps: {steps} (batch 16); training duration: {hours:g} h wall-clock on CPU.
 - Loss: cross-entropy + {dice} soft Dice + {consensus} object consensus on labelled pixels (`IGNORE` skipped);
-  AdamW (weight decay 1e-4), learning rate 3e-3, 200-step warm-up, cosine decay.
-- Views: {find_share:.0%} whole-image (find pass) views, the rest face crops as the crop pass sees them;
+  AdamW (weight decay 1e-4), 200-step warm-up, cosine decay from the peak learning rate (`--lr`, 3e-3
+  unless the notes say otherwise).
+- Views: {find_share:.0%} whole-image (find pass) views, the rest face crops as the crop pass sees them, {eye_share:.0%}
+  of these as the eye pass sees them ({eye_glasses:.0%} of those with synthetic glasses);
   rotation, flip, scale jitter and photometric augmentation (exposure, colour, blur, noise, JPEG).
   FASSEG images are drawn {fasseg_repeat}x as often as the others (the only full human face labels).
 - Synthetic occlusion (`poreseg/training/occlusion.py`) on {occlusion_share:.0%} of the views: a MaskTheFace
   face-mask template warped onto face-mesh anchors, a hand shape textured with skin of other training
-  faces, an object shape textured with other training photos or a glasses frame (all labelled occluder),
-  or a hair lock cut from a Celeb1k hair mask (labelled hair).
+  faces, an object shape textured with other training photos, or glasses as worn (plastic, thin metal and
+  patterned frames, sunglasses; frames and tinted lenses labelled occluder, clear lenses keep what is behind
+  them), or a hair lock cut from a Celeb1k hair mask (labelled hair).
 {notes}
 ## Training data
 
 Read from `{data}` (see its README.md); none of it is shipped. Labels (`poreseg/training/labels.py`):
 MediaPipe 0.10.21 teacher pseudo labels (face-mesh parts and selfie person mask; ears and neck from a
-per-face skin-colour model, hair above the eyes; uncertain pixels ignored), overridden wherever a dataset
-has human labels. {n_train} training images:
+per-face skin-colour model, hair above the eyes; uncertain pixels ignored; near the eyes, teacher skin that
+the face's own skin colour disagrees with, such as glasses, ignored), overridden wherever a dataset has human
+labels. {n_train} training images:
 
 | folder | images | labels | licence / citation |
 |---|---|---|---|
@@ -309,16 +316,22 @@ def targets_table(rows: list[tuple[str, str, float, float]]) -> str:
 def evaluate_parser(net, data: Path) -> tuple[str, str]:
     from poreseg import parsing
     from poreseg.training import evaluate, segmentation_metrics
+    from poreseg.training.crop_lists import load_crops
     session = parsing.FaceParser.from_net(net)  # exactly the hashed bytes, whatever the old card says
     parse = remembered(lambda rgb: session(rgb).labels)
     report = evaluate.parser_report(parse, data)
     fasseg = segmentation_metrics.fasseg_table(parse, datasets.fasseg(data, "v2_test"))
     masks = segmentation_metrics.facemask_table(parse, datasets.maskedface(data, "test"))
+    glasses = evaluate.glasses_table(parse, data, load_crops(evaluate.GLASSES_CSV))
     return report, targets_table([
         ("FASSEG v2_test 6-class mIoU", ">=", 0.80, fasseg["mIoU"]),
         ("FASSEG v2_test skin IoU", ">=", 0.85, fasseg["skin"]),
         ("MaskedFace test occluder IoU", ">=", 0.85, masks["occluder IoU"]),
         ("MaskedFace test mask pixels called skin", "<=", 0.05, masks["mask pixels called skin"]),
+        ("Glasses set frame pixels called skin", "<=", evaluate.GLASSES_SKIN_FLOOR,
+         glasses["glasses"]["pixels called skin"]),
+        ("Glasses set sunglass pixels called skin", "<=", evaluate.GLASSES_SKIN_FLOOR,
+         glasses["sunglasses"]["pixels called skin"]),
     ])
 
 
@@ -395,6 +408,8 @@ def card_facts(model: str, data: Path) -> dict:
         count.update(n_templates=len(occlusion.load_mask_templates(data)), crop_scale=parsing.CROP_SCALE,
                      dice=losses.DICE_WEIGHT, consensus=losses.CONSENSUS_WEIGHT,
                      find_share=parser_data.FIND_VIEW_SHARE, occlusion_share=parser_data.OCCLUSION_SHARE,
+                     eye_zoom=parsing.EYE_VIEW_ZOOM, eye_share=parser_data.EYE_VIEW_SHARE,
+                     eye_glasses=parser_data.EYE_VIEW_GLASSES_SHARE,
                      fasseg_repeat=parser_data.HUMAN_FACE_LABEL_REPEAT)
     else:
         t = train_portrait
