@@ -124,7 +124,8 @@ SINet-style (Park et al., 2019) extremely light network. Spatial-squeeze blocks 
 on pooled copies of the features) at 1/4, 1/8 and 1/16 resolution, each of the last two followed by
 context blocks (MobileNetV2 inverted residuals, dilations {context8} and {context16}), and an
 information-blocking decoder that adds 1/8, 1/4 and 1/2 resolution detail only where the coarser
-prediction is unsure. Input: the whole image resized to 256x256; person logits at 1/2 resolution.
+prediction is unsure. Input: the whole image resized to 256x256; person logits at 1/2 resolution. The
+network also looks at the image resized to {detail_size}x{detail_size}, and the two answers' logits are averaged.
 {params:,} parameters; weights file {size_mb:.2f} MB ({size:,} bytes).
 
 `poreseg.segment_portrait` upsamples the person probability to the image (at most {refine_max} px on the
@@ -138,9 +139,10 @@ sha256: {sha}
 - Loss: cross-entropy + soft Dice on labelled pixels; AdamW (weight decay 1e-4), 200-step warm-up, cosine
   decay from the peak learning rate (`--lr`, 4e-3 unless the notes say otherwise).
 - Augmentation: a random crop of 35-100% of each side (in {zoom_share:.0%} of the views a zoom-out to up to
-  {zoom_max:g}x the photo, mirrored at the border, so that its people become small) squashed to 256x256,
-  rotation, flip; a human_seg person pasted in front of {paste_share:.0%} of these views. {scene_share:.0%} of
-  all views are composed scenes instead: a human_seg training photo whose people cover less than
+  {zoom_max:g}x the photo, mirrored at the border, so that its people become small) squashed to 256x256
+  (or {detail_size}x{detail_size} in the batches of `--detail-share`, see the notes), rotation, flip; a
+  human_seg person pasted in front of {paste_share:.0%} of these views. {scene_share:.0%} of all views are
+  composed scenes instead: a human_seg training photo whose people cover less than
   {scene_max:.0%} of it, its people painted out, with 1-{scene_people} human_seg people pasted in at
   {scene_low:.0%}-{scene_high:.0%} of the view's side (none in {scene_empty:.0%} of them). Then exposure,
   colour, blur, noise and JPEG changes. Images are kept at most {store_max} px on the long side.
@@ -422,7 +424,7 @@ def card_facts(model: str, data: Path) -> dict:
                      scene_max=t.SCENE_MAX_PERSON_SHARE, scene_people=t.SCENE_PEOPLE_MAX,
                      scene_low=t.SCENE_PERSON_HEIGHTS[0], scene_high=t.SCENE_PERSON_HEIGHTS[1],
                      scene_empty=t.EMPTY_SCENE_SHARE, context8=portrait_net.CONTEXT8_DILATIONS,
-                     context16=portrait_net.CONTEXT16_DILATIONS)
+                     context16=portrait_net.CONTEXT16_DILATIONS, detail_size=portrait.DETAIL_SIZE)
     return count
 
 

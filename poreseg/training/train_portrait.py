@@ -18,7 +18,7 @@ import torch
 from poreseg.classes import IGNORE
 from poreseg.models.portrait_net import PortraitNet
 from poreseg.parsing import normalise
-from poreseg.portrait import INPUT_SIZE, PortraitSegmenter
+from poreseg.portrait import DETAIL_SIZE, INPUT_SIZE, PortraitSegmenter
 from poreseg.training import datasets, loop
 from poreseg.training.augment import photometric
 from poreseg.training.losses import portrait_loss
@@ -88,9 +88,10 @@ def person_free_scene(rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
     return scene
 
 
-def random_view(rgb: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_view(rgb: np.ndarray, target: np.ndarray, rng: np.random.Generator, size: int = INPUT_SIZE
+                ) -> tuple[np.ndarray, np.ndarray]:
     """A random crop (35-100% of each side, or zoomed out up to ZOOM_OUT_MAX), rotated and maybe flipped,
-    squashed to the input square."""
+    squashed to a ``size`` square."""
     h, w = target.shape
     if rng.random() < ZOOM_OUT_SHARE:
         zoom = rng.uniform(1.0, ZOOM_OUT_MAX)
@@ -100,16 +101,14 @@ def random_view(rgb: np.ndarray, target: np.ndarray, rng: np.random.Generator) -
         ch, cw = int(h * rng.uniform(0.35, 1.0)), int(w * rng.uniform(0.35, 1.0))
         y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
     src = np.float32([[x0, y0], [x0 + cw, y0], [x0, y0 + ch]])
-    dst = np.float32([[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE]])
+    dst = np.float32([[0, 0], [size, 0], [0, size]])
     matrix = cv2.getAffineTransform(src, dst)
-    rotation = cv2.getRotationMatrix2D((INPUT_SIZE / 2, INPUT_SIZE / 2), rng.normal(0, 8), 1.0)
+    rotation = cv2.getRotationMatrix2D((size / 2, size / 2), rng.normal(0, 8), 1.0)
     matrix = rotation @ np.vstack([matrix, [0, 0, 1]])
     if rng.random() < 0.5:
-        matrix = np.array([[-1, 0, INPUT_SIZE], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
-    view = cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
-    label = cv2.warpAffine(target, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_REFLECT)
+        matrix = np.array([[-1, 0, size], [0, 1, 0]]) @ np.vstack([matrix, [0, 0, 1]])
+    view = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    label = cv2.warpAffine(target, matrix, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
     return view, label
 
 
@@ -121,23 +120,25 @@ def paste_person(view: np.ndarray, label: np.ndarray, person_rgb: np.ndarray, pe
     if len(xs) < 50:
         return
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    height = INPUT_SIZE * rng.uniform(*heights)
+    side = view.shape[0]
+    height = side * rng.uniform(*heights)
     scale = height / (y1 - y0)
     size = (max(1, int((x1 - x0) * scale)), max(1, int(height)))
-    if size[0] >= INPUT_SIZE:
+    if size[0] >= side:
         return
     cut = cv2.resize(person_rgb[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(person_mask[y0:y1, x0:x1].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    top, left = rng.integers(0, INPUT_SIZE - size[1] + 1), rng.integers(0, INPUT_SIZE - size[0] + 1)
+    top, left = rng.integers(0, side - size[1] + 1), rng.integers(0, side - size[0] + 1)
     region = (slice(top, top + size[1]), slice(left, left + size[0]))
     view[region] = (view[region] * (1 - alpha[..., None]) + cut * alpha[..., None]).astype(np.uint8)
     label[region][alpha > 0.5] = 1
 
 
-def composed_scene(scene: np.ndarray, items, humans, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def composed_scene(scene: np.ndarray, items, humans, rng: np.random.Generator, size: int = INPUT_SIZE
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """A view of a person-free ``scene`` with up to SCENE_PEOPLE_MAX human_seg people pasted in (none in
     EMPTY_SCENE_SHARE of the views)."""
-    view, label = random_view(scene, np.zeros(scene.shape[:2], np.uint8), rng)
+    view, label = random_view(scene, np.zeros(scene.shape[:2], np.uint8), rng, size)
     people = 0 if rng.random() < EMPTY_SCENE_SHARE else rng.integers(1, SCENE_PEOPLE_MAX + 1)
     for _ in range(people):
         person_rgb, person_target = items[humans[rng.integers(len(humans))]]
@@ -145,17 +146,19 @@ def composed_scene(scene: np.ndarray, items, humans, rng: np.random.Generator) -
     return view, label
 
 
-def batches(items, weights, humans, scenes, batch_size: int, seed: int = 0):
+def batches(items, weights, humans, scenes, batch_size: int, seed: int = 0, detail_share: float = 0.0):
     """``humans``: indices of the items with human person masks, the source of pasted people; ``scenes``:
-    their photos with the people painted out."""
+    their photos with the people painted out. ``detail_share`` of the batches are views of DETAIL_SIZE, the
+    inference's second, closer look (portrait.coarse), the others of INPUT_SIZE."""
     rng = np.random.default_rng(seed)
     while True:
         xs, ys = [], []
+        size = DETAIL_SIZE if rng.random() < detail_share else INPUT_SIZE
         for i in rng.choice(len(items), batch_size, p=weights):
             if rng.random() < SCENE_SHARE:
-                view, label = composed_scene(scenes[rng.integers(len(scenes))], items, humans, rng)
+                view, label = composed_scene(scenes[rng.integers(len(scenes))], items, humans, rng, size)
             else:
-                view, label = random_view(*items[i], rng)
+                view, label = random_view(*items[i], rng, size)
                 if rng.random() < PASTE_SHARE:
                     person_rgb, person_target = items[humans[rng.integers(len(humans))]]
                     paste_person(view, label, person_rgb, person_target == 1, rng)
@@ -178,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
                         "weights saved before the context blocks existed start them as the identity")
     parser.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (cosine decay)")
     parser.add_argument("--every", type=int, default=500, help="steps between checkpoints and validation lines")
+    parser.add_argument("--detail-share", type=float, default=0.0,
+                        help="share of the batches seen at the inference's closer look (DETAIL_SIZE), not INPUT_SIZE")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -196,8 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     humans = list(range(len(datasets.human_seg(args.data, "train"))))  # load_targets puts them first
     scenes = [person_free_scene(rgb, target == 1) for rgb, target in (items[i] for i in humans)
               if np.mean(target == 1) < SCENE_MAX_PERSON_SHARE]
-    loop.train(model, batches(items, weights, humans, scenes, args.batch), portrait_loss, args.steps, args.checkpoint,
-               lr=args.lr, validate=validate, every=args.every, log=lambda m: print(m, flush=True))
+    loop.train(model, batches(items, weights, humans, scenes, args.batch, detail_share=args.detail_share),
+               portrait_loss, args.steps, args.checkpoint, lr=args.lr, validate=validate, every=args.every,
+               log=lambda m: print(m, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict()}, args.out)
     print(f"saved {args.out} after {(time.time() - started) / 3600:.2f} h in this run", flush=True)
