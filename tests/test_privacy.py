@@ -263,9 +263,11 @@ def test_an_upload_identical_to_an_example_is_deleted_and_leaves_the_example(app
     assert {Path(sample["path"]).parent for [sample] in examples.samples} == {app.EXAMPLES_DIR}
     assert isinstance(api_outcome(app_client, PHOTO), dict)
     sweep_later(app, app.UPLOAD_LINGER_SECONDS)
-    [deleted] = [path for path in deletions if Path(path).name == PHOTO.name]
-    assert Path(deleted).name == PHOTO.name and Path(deleted).is_relative_to(gradio_cache())
-    assert not Path(deleted).exists() and PHOTO.exists()
+    # An earlier test's copy of the same photo may still be waiting for its sweep on a busy machine (the full
+    # suite once found two): every copy deleted is in Gradio's cache and gone, and the example itself stays.
+    deleted = [Path(path) for path in deletions if Path(path).name == PHOTO.name]
+    assert deleted and all(path.is_relative_to(gradio_cache()) and not path.exists() for path in deleted)
+    assert PHOTO.exists()
 
 
 def test_the_dashboard_deletes_the_upload_and_analyses_it_again_from_memory():
