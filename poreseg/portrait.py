@@ -90,11 +90,11 @@ class PortraitSegmenter(ModelSession):
         return np.tanh((whole + detail) / 4) / 2 + 0.5
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """The network sees the photo at 256x256. Its person probability is enlarged to a copy of at most
-        1024 px, where a guided filter (grey guide, radius 1/160 of the long side) fits the linear
-        coefficients that snap it to the photo's edges; they are applied to the photo at up to 2048 px
-        (fast guided filter), so the edges follow the photo at that resolution, and the result is
-        resized to full size if larger. Finally the matte is stretched so that values below 0.25 are
+        """The network sees the photo at 256x256 and at 512x512 (``coarse``). Its person probability is
+        enlarged to a copy of at most 1024 px, where a guided filter (grey guide, radius 1/160 of the long
+        side) fits the linear coefficients that snap it to the photo's edges; they are applied to the photo
+        at up to 2048 px (fast guided filter), so the edges follow the photo at that resolution, and the
+        result is resized to full size if larger. Finally the matte is stretched so that values below 0.25 are
         fully transparent and above 0.75 fully opaque: no haze of background in the cut-out."""
         h, w = rgb.shape[:2]
         matte_view = _matte_view(rgb)
