@@ -110,9 +110,13 @@ def eval_command(args: argparse.Namespace) -> int:
     if not data.is_dir():
         print(f"{PROG}: error: data folder {data} not found (pass --data or set PORESEG_DATA)", file=sys.stderr)
         return 2
+    if args.weights and not args.weights.is_file():
+        print(f"{PROG}: error: weights {args.weights} not found", file=sys.stderr)
+        return 2
     if args.model == "parser":
-        from poreseg.parsing import parse_face
-        print(evaluate.parser_report(lambda rgb: parse_face(rgb).labels, data))
+        from poreseg.parsing import FaceParser
+        parser = FaceParser.load(args.weights) if args.weights else FaceParser.shared()
+        print(evaluate.parser_report(lambda rgb: parser(rgb).labels, data))
     elif args.model == "psnet":
         from poreseg.training import evaluate_pores
         return evaluate_pores.main(["--data", str(data)])
@@ -121,9 +125,6 @@ def eval_command(args: argparse.Namespace) -> int:
         if not args.teacher.is_dir():
             print(f"{PROG}: error: teacher masks {args.teacher} not found (pass --teacher; README Training, step 1)",
                   file=sys.stderr)
-            return 2
-        if args.weights and not args.weights.is_file():
-            print(f"{PROG}: error: weights {args.weights} not found", file=sys.stderr)
             return 2
         segment = PortraitSegmenter.load(args.weights) if args.weights else PortraitSegmenter.shared()
         print(evaluate.portrait_report(evaluate.portrait_scores(segment, data, args.teacher), data))
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--teacher", type=Path, default=Path("cache/teacher"),
                           help="portrait: the teacher's masks, for the mste rows (default: cache/teacher)")
     evaluate.add_argument("--weights", type=Path,
-                          help="portrait: a weights file or training checkpoint to evaluate instead of the shipped one")
+                          help="parser, portrait: a weights file or training checkpoint to evaluate instead of the shipped one")
     evaluate.set_defaults(run=eval_command)
 
     train = commands.add_parser("train", help="train a model; further arguments go to its trainer")

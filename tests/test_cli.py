@@ -74,8 +74,9 @@ def test_eval_portrait_without_teacher_masks(run, tmp_path):
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_eval_portrait_with_missing_weights_file(run, tmp_path):
-    result = run("eval", "portrait", "--data", tmp_path, "--teacher", tmp_path, "--weights", tmp_path / "gone.pt")
+@pytest.mark.parametrize("model", ["parser", "portrait"])
+def test_eval_with_missing_weights_file(run, tmp_path, model):
+    result = run("eval", model, "--data", tmp_path, "--teacher", tmp_path, "--weights", tmp_path / "gone.pt")
     assert result.returncode == 2
     assert "gone.pt" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
