@@ -253,13 +253,9 @@ class FaceParser(ModelSession):
         if not (eye_labels == OCCLUDER).any():
             return
         # Only the view's footprint is touched: it covers a fraction of a large photo.
-        h, w = labels.shape
-        x0, y0 = (max(0, int(np.floor(c - side / 2))) for c in centre)
-        x1, y1 = min(w, int(np.ceil(centre[0] + side / 2))), min(h, int(np.ceil(centre[1] + side / 2)))
-        window = labels[y0:y1, x0:x1]
+        window, local = _footprint(labels, square_crop_matrix(centre, side, out_size), out_size, reach=1)
         seen = np.full(window.shape, UNDECIDED, np.uint8)
-        _paste(np.where(eye_labels == OCCLUDER, OCCLUDER, UNDECIDED).astype(np.uint8),
-               square_crop_matrix((centre[0] - x0, centre[1] - y0), side, out_size), seen)
+        _paste(np.where(eye_labels == OCCLUDER, OCCLUDER, UNDECIDED).astype(np.uint8), local, seen)
         window[(seen == OCCLUDER) & np.isin(window, EYE_PASS_OVERWRITES)] = OCCLUDER
 
 
@@ -293,20 +289,10 @@ def _paste(view_labels: np.ndarray, matrix: np.ndarray, labels: np.ndarray) -> N
     """Warp view labels back into the image's ``labels``, in place (``matrix``: image to view); pixels the
     view does not cover keep their labels. Only the view's footprint is warped: a face crop covers a
     fraction of a large photo."""
-    h, w = labels.shape
-    side = view_labels.shape[0]
-    corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], np.float64)
-    corners = corners @ cv2.invertAffineTransform(matrix).T
-    x0, y0 = (max(0, int(np.floor(v)) - 1) for v in corners.min(0))
-    x1, y1 = (min(size, int(np.ceil(v)) + 1) for v, size in zip(corners.max(0), (w, h)))
-    if x1 <= x0 or y1 <= y0:
-        return
-    # The footprint's pixel (x, y) is the image's (x + x0, y + y0).
-    footprint = matrix.copy()
-    footprint[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
+    window, local = _footprint(labels, matrix, view_labels.shape[0], reach=1)
     # Written in place; outside the view (BORDER_TRANSPARENT) the labels stay. 4 ms for a 12 MP frame,
     # where warping into a new array and copying the view's pixels took 16 ms.
-    cv2.warpAffine(view_labels, footprint, (x1 - x0, y1 - y0), dst=labels[y0:y1, x0:x1],
+    cv2.warpAffine(view_labels, local, window.shape[::-1], dst=window,
                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_TRANSPARENT)
 
 
