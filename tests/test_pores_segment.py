@@ -80,7 +80,7 @@ def test_tiles_match_one_pass(monkeypatch, net_class):
 
 
 def test_a_mirrored_photo_gives_the_mirrored_answer():
-    """PS-Net's strided layers are not mirror-symmetric; averaging each tile with its mirror image is."""
+    """PS-Net's strided layers are not mirror-symmetric; averaging a pass with a pass over the mirror image is."""
     rgb = skin_with_pores(96, 128)
     region = np.ones(rgb.shape[:2], bool)
     segmenter = PoreSegmenter.from_net(calibrated(PSNet()))
@@ -90,6 +90,22 @@ def test_a_mirrored_photo_gives_the_mirrored_answer():
     np.testing.assert_allclose(mirrored.uncertainty[:, ::-1], original.uncertainty, atol=1e-5)
     single = segmenter.run(prepare_input(rgb))[0, 0]
     assert float(np.abs(single - original.probability).max()) > 1e-3  # it did something
+
+
+@pytest.mark.parametrize("pore_px", [4.0, 3.0])  # native, and enlarged to the working scale
+def test_a_mirrored_region_off_the_network_grid_gives_the_mirrored_answer(monkeypatch, pore_px):
+    """A region whose box is neither centred nor a multiple of the network's 16-pixel grid, in several
+    tiles: mirrored, its tiles fall elsewhere on the skin, and the answer must still be the mirror image."""
+    monkeypatch.setattr(segment, "TILE_CORE_MAX", 64)
+    rgb = skin_with_pores(120, 170)
+    region = np.zeros(rgb.shape[:2], bool)
+    region[11:107, 13:150] = True
+    segmenter = PoreSegmenter.from_net(calibrated(PSNet()))
+    original = segmenter(rgb, region, pore_px)
+    mirrored = segmenter(np.ascontiguousarray(rgb[:, ::-1]), np.ascontiguousarray(region[:, ::-1]), pore_px)
+    np.testing.assert_allclose(mirrored.probability[:, ::-1], original.probability, atol=1e-4)
+    np.testing.assert_allclose(mirrored.uncertainty[:, ::-1], original.uncertainty, atol=1e-4)
+    assert original.probability[region].std() > 1e-3
 
 
 def test_pieces_of_structures_are_not_pores():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -152,12 +153,28 @@ class PoreSegmenter(ModelSession):
         ``box`` (x0, y0, x1, y1) and zero outside it. Beyond ``x`` the tiles see zeros, which after
         ``prepare_input`` means skin at its local level.
 
-        Each tile is also predicted mirrored left to right and the two answers averaged: the network's
-        strided layers are not mirror-symmetric, and alone it gave a mirrored face only 62% of the same
-        pores (Dice), most on dark-skinned faces, whose pores are fainter; averaged, the answer is the
-        same either way round. The mirrored pass runs after the first, so memory stays that of one."""
+        The mean of two passes: over ``x`` and, mirrored back, over ``x`` mirrored left to right, each
+        with the tiles laid out from the box's left edge. The network's strided layers are not
+        mirror-symmetric, and alone it gave a mirrored face only 62% of the same pores (Dice), most on
+        dark-skinned faces, whose pores are fainter. A mirrored photo's two passes are the original's
+        two, swapped, so the answer is exactly the same either way round; mirroring each tile instead
+        (its grid then falls on the skin where the mirrored photo's does not) kept 82-99% of the pores
+        per Monk level. The passes run one tile at a time, so memory stays that of one tile."""
         x0, y0, x1, y1 = box
+        width = x.shape[-1]
         maps = np.zeros((2, *x.shape[-2:]), np.float32)
+        for (top, bottom, left, right), answer in self.tile_answers(x, box):
+            maps[:, top:bottom, left:right] += answer
+        for (top, bottom, left, right), answer in self.tile_answers(x[..., ::-1], (width - x1, y0, width - x0, y1)):
+            maps[:, top:bottom, width - right:width - left] += answer[..., ::-1]
+        maps *= np.float32(0.5)
+        return maps[0], maps[1]
+
+    def tile_answers(self, x: np.ndarray, box: tuple[int, int, int, int]
+                     ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """For each tile over ``box`` of a (1, C, H, W) input: the part of the box its core covers (top,
+        bottom, left, right) and the network's (probability, uncertainty) there, (2, h, w)."""
+        x0, y0, x1, y1 = box
         (ys, core_h), (xs, core_w) = tile_starts(y1 - y0), tile_starts(x1 - x0)
         # One tile per network pass: three 768 px tiles stacked took 1.1-2.0 s against 0.22 s for one
         # (benchmarks/bench_threads.py; their activations outgrow the caches). The pore stage of a 12 MP
@@ -167,23 +184,12 @@ class PoreSegmenter(ModelSession):
         tile_h, tile_w = core_h + 2 * TILE_MARGIN, core_w + 2 * TILE_MARGIN
         for top in (y0 + ty for ty in ys):
             for left in (x0 + tx for tx in xs):
-                tile = window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w)
-                predicted = self.predict_both_ways(tile)
+                answer = self.run(window(x, top - TILE_MARGIN, left - TILE_MARGIN, tile_h, tile_w))[0]
                 # A tile's working memory, freed between the tile windows and maps, would otherwise stay
                 # with the process: a 12 MP analysis grew by about 15 MB per tile (2 ms per tile).
                 release_freed_memory()
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
-                core = predicted[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
-                maps[:, top:top + h, left:left + w] = core
-        return maps[0], maps[1]
-
-    def predict_both_ways(self, tile: np.ndarray) -> np.ndarray:
-        """(2, H, W): probability and uncertainty of a (1, 3, H, W) tile, the mean of the network's answer
-        on the tile and, mirrored back, on the mirrored tile."""
-        answer = self.run(tile)[0]
-        answer += self.run(tile[..., ::-1])[0, :, :, ::-1]
-        answer *= np.float32(0.5)
-        return answer
+                yield (top, top + h, left, left + w), answer[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
 
     def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
                  mm_per_px: float | None = None) -> PoreResult:
@@ -201,9 +207,12 @@ class PoreSegmenter(ModelSession):
         if scale != 1:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-            # One working pixel more on each side, so that resizing the maps back interpolates inside.
-            box = (max(0, math.floor(box[0] * scale) - 1), max(0, math.floor(box[1] * scale) - 1),
-                   min(crop.shape[1], math.ceil(box[2] * scale) + 1), min(crop.shape[0], math.ceil(box[3] * scale) + 1))
+            # One working pixel more on each side, so that resizing the maps back interpolates inside. In the
+            # scale the resizing applied (the crop's sides are whole pixels): a mirrored photo gets the
+            # mirrored box.
+            sx, sy = crop.shape[1] / (cx1 - cx0), crop.shape[0] / (cy1 - cy0)
+            box = (max(0, math.floor(box[0] * sx) - 1), max(0, math.floor(box[1] * sy) - 1),
+                   min(crop.shape[1], math.ceil(box[2] * sx) + 1), min(crop.shape[0], math.ceil(box[3] * sy) + 1))
         inside = region[y0:y1, x0:x1]
         maps = []
         for part in self.probability(prepare_input(crop), box):

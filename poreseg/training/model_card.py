@@ -201,8 +201,8 @@ human pore label. From the module's documentation:
 
 `poreseg.segment_pores(rgb, method="psnet")` parses the face, builds the pore region (skin and nose away
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
-the region's bounding box in overlapping tiles, each averaged with its mirror image
-({inference_samples} Monte-Carlo samples; pore where the
+the region's bounding box in overlapping tiles, in a pass over the photo and one over its mirror image,
+averaged (a mirrored photo gets exactly the mirrored pores; {inference_samples} Monte-Carlo samples; pore where the
 mean calibrated probability is at least {threshold:.2f}, unless it touches one of DoGPore's structures, a
 dark line or large dark blob; a pore whose draws disagree by 2 x std >=
 {uncertain_pore} somewhere is drawn with an orange outline as uncertain).
@@ -228,7 +228,7 @@ Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
    (`poreseg/training/synthetic_patches.py`): a share of each batch (`--synthetic-share`) are pores
    rendered into pore-free training skin with their exact masks, which mark faint pores as pores.
 2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
-   photo's region as the app does ({mc_samples} Monte-Carlo samples, each tile averaged with its mirror
+   photo's region as the app does ({mc_samples} Monte-Carlo samples, averaged with a pass over the mirror
    image), and its calibrated probability becomes a soft target on every skin pixel (matched in logits,
    smooth L1 within +-{soft_logit_range:g}); the structures and never-pore parts stay confident negatives. Soft, because hard pseudo labels (a pore where the network was 70% sure, skin where 5%)
    made rounds that confirmed and grew their own mistakes. The next round trains on these labels.
