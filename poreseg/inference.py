@@ -75,15 +75,19 @@ class ModelSession:
             where = "" if isinstance(graph, bytes) else f"{graph} "
             raise WeightsError(f"model weights unreadable: {where}({str(error).splitlines()[0]})") from error
         self.metadata: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
-        # Each run hands its working memory back: kept, the three sessions' arenas held their largest
+        # A run hands its working memory back: kept, the three sessions' arenas held their largest
         # inputs' (a 12 MP analysis peaked at 391 MB instead of 336 MB with this and the trims in
-        # PoreSegmenter.probability).
-        self.run_options = onnxruntime.RunOptions()
-        self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        # PoreSegmenter.probability). Handing it back costs: 40 ms of a 56 ms PS-Net tile (752 px), so
+        # runs in a series keep it until the last.
+        self.releasing_run = onnxruntime.RunOptions()
+        self.releasing_run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        self.keeping_run = onnxruntime.RunOptions()
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """The graph's output for one (1, 3, H, W) float32 input."""
-        return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)}, self.run_options)[0]
+    def run(self, x: np.ndarray, release: bool = True) -> np.ndarray:
+        """The graph's output for one (1, 3, H, W) float32 input; ``release``: hand the run's working
+        memory back afterwards (not between the runs of a series, but after its last)."""
+        options = self.releasing_run if release else self.keeping_run
+        return self.session.run(None, {"x": np.ascontiguousarray(x, np.float32)}, options)[0]
 
     @classmethod
     def load(cls, weights: Path | None = None, **export_options) -> Self:
