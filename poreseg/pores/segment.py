@@ -158,7 +158,7 @@ class PoreSegmenter(ModelSession):
         mirror-symmetric, and alone it gave a mirrored face only 62% of the same pores (Dice), most on
         dark-skinned faces, whose pores are fainter. A mirrored photo's two passes are the original's
         two, swapped, so the answer is exactly the same either way round; mirroring each tile instead
-        (its grid then falls on the skin where the mirrored photo's does not) kept 82-99% of the pores
+        (its grid then falls on the skin where the mirrored photo's does not) kept 81-99% of the pores
         per Monk level. The passes run one tile at a time, so memory stays that of one tile."""
         x0, y0, x1, y1 = box
         width = x.shape[-1]
