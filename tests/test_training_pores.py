@@ -261,6 +261,30 @@ def test_training_runs_resumes_and_updates_labels(tmp_path, capsys):
     assert all(torch.equal(state[k], again[k]) for k in state)
 
 
+def test_init_without_rounds_fine_tunes_the_given_network_on_the_coarse_labels(tmp_path):
+    cache = tmp_path / "cache" / "pores"
+    for i in range(2):
+        save_photo(cache_path(cache, f"tiny/{i}"), _tiny_photo(f"tiny/{i}", i))
+    common = ["--cache", str(cache), "--batch", "2", "--threads", "1"]
+    train_psnet.main(common + ["--steps", "2", "--rounds", "0", "--checkpoint", str(tmp_path / "first.ckpt"),
+                               "--out", str(tmp_path / "first.pt")])
+    first = torch.load(tmp_path / "first.pt", weights_only=True)["model"]
+    train_psnet.main(common + ["--steps", "3", "--rounds", "0", "--init", str(tmp_path / "first.pt"),
+                               "--checkpoint", str(tmp_path / "tuned.ckpt"), "--out", str(tmp_path / "tuned.pt")])
+    assert (tmp_path / "tuned.stage1.ckpt").exists()
+    assert not (tmp_path / "cache" / "pores_pseudo").exists()  # no pseudo-label round
+    tuned = torch.load(tmp_path / "tuned.pt", weights_only=True)["model"]
+    fresh = torch.load(tmp_path / "first.pt", weights_only=True)["model"]
+    changed = [k for k in first if not k.startswith("calibration.") and not torch.equal(first[k], tuned[k])]
+    assert changed  # trained on from the given weights ...
+    assert all(torch.equal(first[k], fresh[k]) for k in first)  # ... which stay as they were
+    # ... and started from them: its layers are far closer to the given network's than a fresh start's
+    distance = sum(float((tuned[k].float() - first[k].float()).abs().sum()) for k in changed)
+    psnet = next(variant for variant in train_psnet.VARIANTS if variant.name == "psnet")
+    restart = sum(float(p.abs().sum()) for k, p in train_psnet.build_net(psnet).state_dict().items() if k in changed)
+    assert distance < 0.5 * restart
+
+
 def test_cache_refuses_entries_of_another_labeller(tmp_path, monkeypatch):
     from poreseg.training import pore_patches
     path = cache_path(tmp_path, "tiny/0")

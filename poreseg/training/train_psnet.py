@@ -12,7 +12,7 @@ then each of ``--rounds`` rounds replaces them by pseudo labels from the network
 every training photo (``soft_labels``: its calibrated Monte-Carlo mean probability, mirror-averaged as
 ``PoreSegmenter`` predicts, as a soft target; stored in ``cache/pores_pseudo``) and trains on. Stage 1
 has half of ``--steps``, the rounds share the other half; with ``--init`` the given network stands in for
-stage 1 and the rounds have all the steps.
+stage 1 and the rounds have all the steps (without rounds, stage 1 fine-tunes it on the coarse labels).
 Each stage has its own warm-up and cosine schedule (a warm restart on the new labels) and its own
 checkpoint ``CHECKPOINT.stageK.ckpt``, so running the same command again resumes where it stopped. Every
 checkpoint logs the object F1 on pores rendered into training photos.
@@ -209,8 +209,8 @@ def train(variant: Variant, cache_dir: Path, steps: int, rounds: int, checkpoint
     log(f"{variant.label}: {sum(p.numel() for p in net.parameters()):,} parameters")
     rounds = rounds if variant.progressive else 0
     if init:
-        if not (isinstance(net, PSNet) and rounds):
-            raise SystemExit("train psnet: --init needs PS-Net with its pseudo-label rounds")
+        if not isinstance(net, PSNet):
+            raise SystemExit("train psnet: --init needs PS-Net")
         net.load_state_dict(load_state("psnet", init))
         fold_calibration(net)
         log(f"stage 1 is {init}")
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     # F1 from 0.60 to 0.56: the network starts to confirm its own false positives.
     parser.add_argument("--rounds", type=int, default=1, help="pseudo-label rounds after stage 1")
     parser.add_argument("--batch", type=int, default=BATCH)
-    parser.add_argument("--init", type=Path, help="a trained PS-Net (e.g. weights/psnet.pt) in place of stage 1")
+    parser.add_argument("--init", type=Path, help="a trained PS-Net (e.g. weights/psnet.pt) in place of stage 1; with --rounds 0, the start of stage 1")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE, help="peak learning rate of every stage")
     parser.add_argument("--synthetic-share", type=float, default=0.0,
                         help="share of each batch with rendered pores and exact masks (synthetic_patches)")
