@@ -5,6 +5,7 @@ the quality of the masks is tested before training.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,8 @@ from poreseg.parsing import FaceParsing
 from poreseg.pores import segment
 from poreseg.pores.dog import dog_pores
 from poreseg.pores.scale import TYPICAL_PORE_MM
-from poreseg.pores.segment import PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores, sized_pores
+from poreseg.pores.segment import (PoreError, PoreResult, PoreSegmenter, prepare_input, segment_pores, sized_pores,
+                                   split_at_peaks)
 
 pytestmark = pytest.mark.usefixtures("one_thread_seeded")
 
@@ -135,6 +137,37 @@ def test_pieces_of_structures_are_not_pores():
     assert (sized_pores(mask, no_doubts, 2.0, np.zeros_like(mask))[0] == mask).all()
 
 
+def _blobs(centres: list[tuple[float, float]], sigma: float = 3.0, size: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    return sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2)) for x, y in centres).astype(np.float32)
+
+
+def test_a_blob_of_touching_pores_is_cut_between_their_peaks_and_a_single_pore_stays_whole():
+    probability = _blobs([(14, 20), (24, 20), (19, 29)])  # three pores 6 px wide, merged above 0.3
+    merged = probability >= 0.3
+    assert cv2.connectedComponents(merged.astype(np.uint8), connectivity=8)[0] - 1 == 1
+    split = split_at_peaks(merged, probability, 6.0)
+    count, ids = cv2.connectedComponents(split.astype(np.uint8), connectivity=8)
+    assert count - 1 == 3  # apart even under 8-connectivity
+    assert {ids[20, 14], ids[20, 24], ids[29, 19]} == {1, 2, 3}  # one piece per peak
+    assert not (split & ~merged).any() and split.sum() > 0.85 * merged.sum()  # only the cut lines go
+    single = _blobs([(20, 20)], sigma=4.0) >= 0.3
+    np.testing.assert_array_equal(split_at_peaks(single, _blobs([(20, 20)], sigma=4.0), 6.0), single)
+    # A mirrored blob is cut the mirrored way (the lines fall between pixels the same way on both sides).
+    for centres in ([(14, 20), (23, 20), (19, 29)], [(13, 14), (21, 22), (30, 17)]):
+        blobs = _blobs(centres)
+        np.testing.assert_array_equal(split_at_peaks(blobs[:, ::-1] >= 0.3, np.ascontiguousarray(blobs[:, ::-1]), 6.0),
+                                      split_at_peaks(blobs >= 0.3, blobs, 6.0)[:, ::-1])
+    # A dark area many pores wide is left whole, however many peaks it holds (one distance map per peak
+    # of a 2048 px blob once ran out of memory).
+    yy, xx = np.mgrid[:400, :400].astype(np.float32)
+    ripples = (0.6 + 0.2 * np.sin(xx / 2) * np.sin(yy / 2)).astype(np.float32)
+    np.testing.assert_array_equal(split_at_peaks(ripples >= 0.3, ripples, 4.0), ripples >= 0.3)
+    # Peaks closer than half a pore diameter belong to one pore.
+    close = _blobs([(20, 20), (22, 20)])
+    np.testing.assert_array_equal(split_at_peaks(close >= 0.3, close, 6.0), close >= 0.3)
+
+
 def test_segmenter_leaves_the_network_training():
     net = PSNet()
     PoreSegmenter.from_net(net)
@@ -156,8 +189,8 @@ def test_psnet_result_contract(untrained_default, pore_px):
     outside = skin == 0
     assert not result.mask[outside].any()
     assert not result.probability[outside].any() and not result.uncertainty[outside].any()
-    expected = sized_pores((result.probability >= 0.5) & ~outside, result.uncertainty, pore_px,
-                           dog_pores(rgb, ~outside, pore_px).structures)[0]
+    candidates = split_at_peaks((result.probability >= 0.5) & ~outside, result.probability, pore_px)
+    expected = sized_pores(candidates, result.uncertainty, pore_px, dog_pores(rgb, ~outside, pore_px).structures)[0]
     np.testing.assert_array_equal(result.mask, expected)
     assert result.uncertainty[~outside].max() > 0
     # The maps are kept in the region's box and placed in the frame when read.

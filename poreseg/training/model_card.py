@@ -203,8 +203,9 @@ human pore label. From the module's documentation:
 from eyes, brows, lips, hair, occluders and nostrils) and the scale (eye distance, 63 mm), and segments
 the region's bounding box in overlapping tiles, in a pass over the photo and one over its mirror image,
 averaged (a mirrored photo gets exactly the mirrored pores; {inference_samples} Monte-Carlo samples; pore where the
-mean calibrated probability is at least {threshold:.2f}, unless it touches one of DoGPore's structures, a
-dark line or large dark blob; a pore whose draws disagree by 2 x std >=
+mean calibrated probability is at least {threshold:.2f}, a blob wider than {split_diameter:g} pore diameters cut between its
+probability peaks, unless it touches one of DoGPore's structures, a dark line or large dark blob; a pore
+whose draws disagree by 2 x std >=
 {uncertain_pore} somewhere is drawn with an orange outline as uncertain).
 
 Calibration (`python -m poreseg.training.calibrate_psnet`, stored in the weights as the network's
@@ -225,8 +226,8 @@ Two stages, `python -m poreseg train psnet` (`poreseg/training/train_psnet.py`):
    the lashes, lips, mouth, hair, occluders; `pore_patches.never_pore_parts`).
    **Drawn negatives** (`poreseg/training/negatives.py`): half of the patches get hairs, creases,
    freckles, highlights, pen lines or hard JPEG drawn in, labelled like those lines. **Rendered pores**
-   (`poreseg/training/synthetic_patches.py`): a share of each batch (`--synthetic-share`) are pores
-   rendered into pore-free training skin with their exact masks, which mark faint pores as pores.
+   (`poreseg/training/synthetic_patches.py`): a share of each batch (`--synthetic-share`, {synthetic_share:g} for
+   these weights) can be pores rendered into pore-free training skin with their exact masks.
 2. **Progressive pseudo labels**: before each of {rounds} round(s), the network predicts every training
    photo's region as the app does ({mc_samples} Monte-Carlo samples, averaged with a pass over the mirror
    image), and its calibrated probability becomes a soft target on every skin pixel (matched in logits,
@@ -380,7 +381,7 @@ def psnet_facts(data: Path, steps: int, rounds: int, net) -> dict:
     return dict(threshold=float(c.threshold), calibration=calibration, n_mste_test=len(test), n_mste_train=sum(s.key.startswith("mste/") for s in train),
                 n_sources=len(train), n_used=len(list(DEFAULT_CACHE.rglob("*.npz"))),
                 architecture=inspect.cleandoc(psnet_net.__doc__), uncertain_pore=segment.UNCERTAIN_PORE,
-                inference_samples=export.MC_SAMPLES,
+                inference_samples=export.MC_SAMPLES, split_diameter=segment.SPLIT_DIAMETER,
                 max_pore_px=segment.MAX_PORE_PX, pore_centred=t.PORE_CENTRED_SHARE, test_share=datasets.MSTE_TEST_SHARE,
                 n_zoom=sum(s.key.startswith("cc0_lisa_zoom/") for s in train), rounds=rounds,
                 stages=", ".join(described), mc_samples=export.MC_SAMPLES, lash_reach_mm=LASH_REACH_MM,
