@@ -163,6 +163,11 @@ def test_a_blob_of_touching_pores_is_cut_between_their_peaks_and_a_single_pore_s
     yy, xx = np.mgrid[:400, :400].astype(np.float32)
     ripples = (0.6 + 0.2 * np.sin(xx / 2) * np.sin(yy / 2)).astype(np.float32)
     np.testing.assert_array_equal(split_at_peaks(ripples >= 0.3, ripples, 4.0), ripples >= 0.3)
+    # Two peaks without a valley between them (a ridge that sags by 2%) are one pore.
+    ridge = np.maximum(_blobs([(14, 20)]), _blobs([(26, 20)]))
+    ridge = np.maximum(ridge, np.where((np.abs(np.mgrid[:48, :48][0] - 20) <= 2) & (np.abs(np.mgrid[:48, :48][1] - 20) <= 6),
+                                       np.float32(0.98), np.float32(0)))
+    np.testing.assert_array_equal(split_at_peaks(ridge >= 0.3, ridge, 6.0), ridge >= 0.3)
     # Peaks closer than half a pore diameter belong to one pore.
     close = _blobs([(20, 20), (22, 20)])
     np.testing.assert_array_equal(split_at_peaks(close >= 0.3, close, 6.0), close >= 0.3)

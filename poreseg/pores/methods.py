@@ -60,15 +60,15 @@ def _dog_pores(rgb: np.ndarray, region: np.ndarray, pore_px: float, mm_per_px: f
 # of what that method finds on the 61 MST-E portraits measured on a mm scale (all skin tones;
 # python -m poreseg.training.calibrate_score --method psnet dog). The median face then scores 63 (Good)
 # whichever method is chosen: a relative cosmetic indication, not a clinical grade.
-#   psnet: density 16.2 per cm2 at the median (9.15-28.0 from the 10th to the 90th percentile),
-#          area fraction 5.07% (2.36-8.45%); 58 faces measured.
+#   psnet: density 15.7 per cm2 at the median (8.67-27.1 from the 10th to the 90th percentile),
+#          area fraction 5.18% (2.40-8.58%); 58 faces measured.
 #   dog:   density 8.24 per cm2 at the median (1.35-13.9), area fraction 2.40% (0.51-3.75%). PS-Net's
 #          threshold is chosen on pores rendered as densely as people mark them (about 24 per cm2 on a
-#          close-up), so it finds twice what DoGPore's surest detections are.
+#          close-up), so it finds nearly twice what DoGPore's surest detections are.
 # Re-derive the references whenever a detector or its weights change.
 METHODS: dict[str, PoreMethod] = {method.name: method for method in (
     PoreMethod("psnet", "PS-Net", "the trained pore network (needs weights/psnet.onnx)",
-               ScoreReference(density_per_cm2=24.3, area_fraction=0.076), _psnet_pores),
+               ScoreReference(density_per_cm2=23.6, area_fraction=0.078), _psnet_pores),
     PoreMethod("dog", "DoGPore", "the difference-of-Gaussians detector, no training",
                ScoreReference(density_per_cm2=12.4, area_fraction=0.036), _dog_pores),
 )}
