@@ -209,7 +209,8 @@ class PoreSegmenter(ModelSession):
                 # with the process: a 12 MP analysis grew by about 15 MB per tile (2 ms per tile).
                 release_freed_memory()
                 h, w = min(core_h, y1 - top), min(core_w, x1 - left)
-                yield (top, top + h, left, left + w), answer[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                core = answer[:, TILE_MARGIN:TILE_MARGIN + h, TILE_MARGIN:TILE_MARGIN + w]
+                yield (top, top + h, left, left + w), core
 
     def __call__(self, rgb: np.ndarray, region: np.ndarray, pore_px: float,
                  mm_per_px: float | None = None) -> PoreResult:
@@ -253,11 +254,12 @@ class PoreSegmenter(ModelSession):
 
 def split_at_peaks(candidates: np.ndarray, probability: np.ndarray, pore_px: float) -> np.ndarray:
     """``candidates`` (HxW bool) with every 8-connected component wider than SPLIT_DIAMETER pore diameters
-    (equivalent diameter; at most MAX_SPLIT_DIAMETER) that holds several peaks of ``probability`` (its maxima within a disc
-    PEAK_SEPARATION pore diameters wide) cut into one piece per pore (``pores_between_valleys``: peaks
-    without a valley between them are one), along the pixels about as near to a second pore's peak as to
-    their nearest (within CUT_WIDTH_PX): a line that keeps the pieces apart under 8-connectivity and,
-    unlike giving each pixel to its nearest peak, falls the same way on a mirrored photo."""
+    (equivalent diameter; at most MAX_SPLIT_DIAMETER) that holds several peaks of ``probability`` (its
+    maxima within a disc PEAK_SEPARATION pore diameters wide) cut into one piece per pore
+    (``pores_between_valleys``: peaks without a valley between them are one), along the pixels about as
+    near to a second pore's peak as to their nearest (within CUT_WIDTH_PX): a line that keeps the pieces
+    apart under 8-connectivity and, unlike giving each pixel to its nearest peak, falls the same way on a
+    mirrored photo."""
     if not candidates.any():
         return candidates
     x0, y0, x1, y1 = bounding_box(candidates)
@@ -265,8 +267,8 @@ def split_at_peaks(candidates: np.ndarray, probability: np.ndarray, pore_px: flo
     peaks = inside & (p >= cv2.dilate(p, disc(PEAK_SEPARATION * pore_px)))
     count, components, stats, _ = cv2.connectedComponentsWithStats(inside.astype(np.uint8), connectivity=8)
     several_peaks = np.bincount(components[peaks], minlength=count) >= 2
-    area = stats[:, cv2.CC_STAT_AREA]
-    wide = (area > np.pi / 4 * (SPLIT_DIAMETER * pore_px) ** 2) & (area <= np.pi / 4 * (MAX_SPLIT_DIAMETER * pore_px) ** 2)
+    diameter = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) / pore_px  # equivalent, in pore diameters
+    wide = (diameter > SPLIT_DIAMETER) & (diameter <= MAX_SPLIT_DIAMETER)
     wide[0] = False  # the background
     split = inside.copy()
     for c in np.nonzero(several_peaks & wide)[0]:
