@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,9 +12,9 @@ from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, parse_parts
 from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureSample, SurvivalCurve,
-                                          SurvivalStep, agreement_statistics, landmark_pore_px, load_structures, main,
-                                          read_tem, spread, structure_false_detections, structures_benchmark,
-                                          survival_share)
+                                          SurvivalStep, ZoomFace, agreement_statistics, landmark_pore_px,
+                                          load_structures, main, read_tem, spread, structure_false_detections,
+                                          structures_benchmark, survival_share, zoom_refinding)
 
 
 def _dot(mask: np.ndarray, x: int, y: int) -> None:
@@ -129,3 +130,33 @@ def test_the_landmark_scale_comes_from_the_pupils_of_a_tem_file(tmp_path):
 def test_main_exits_with_2_without_the_data_folder(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def _skin_with_dark_dots(size: int, dots: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    grey = 150 + cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), 2) * 20
+    for x, y in rng.uniform(20, size - 20, (dots, 2)):
+        cv2.circle(grey, (int(x), int(y)), 3, 70, -1)
+    return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_zoom_refinding_places_the_near_pores_on_a_farther_view_of_the_same_skin():
+    near_rgb = _skin_with_dark_dots(320, 60, seed=3)
+    # The far view: the same skin 0.7 times as large, turned 4 degrees and moved, as the landmarks say.
+    transform = cv2.getRotationMatrix2D((160, 160), 4, 0.7)
+    transform[:, 2] += (-20, 10)
+    far_rgb = cv2.warpAffine(cv2.GaussianBlur(near_rgb, (0, 0), 0.7), transform, (260, 260), borderValue=(150,) * 3)
+    landmarks = np.random.default_rng(4).uniform(30, 290, (20, 2))
+    near = ZoomFace(near_rgb, np.ones((320, 320), bool), 6.0, landmarks)
+    far = ZoomFace(far_rgb, np.ones((260, 260), bool), 4.2, landmarks @ transform[:, :2].T + transform[:, 2])
+
+    def dark(rgb, region, pore_px):
+        return rgb[..., 0] < 110
+
+    row = zoom_refinding({15: near, 30: far}, {"dark": dark}).rows[0]
+    assert row.distance_cm == 30 and row.method == "dark" and row.near_pores > 40
+    assert row.refound > 0.9 and row.far_on_near > 0.9
+    assert row.chance < 0.3
+    # The same dots elsewhere are not found again.
+    moved = ZoomFace(_skin_with_dark_dots(260, 40, seed=5), np.ones((260, 260), bool), 4.2, far.landmarks)
+    assert zoom_refinding({15: near, 30: moved}, {"dark": dark}).rows[0].refound < 0.3

@@ -21,7 +21,10 @@ No human pore label is needed; each check asks something a person would take for
 2. Zoom consistency: ``cc0_lisa/zoom`` shows one face at 15, 30, 45 and 60 cm; pores per cm2 on the face
    and on the cheeks should not depend on the distance wherever the quality gate passes. The pore
    diameter from the hand-placed pupils of the ``.tem`` files is shown beside the pipeline's, so that a
-   scale error is not taken for a detector's.
+   scale error is not taken for a detector's. Beyond density, the same pores: the 15 cm photo's pores are
+   placed on each farther photo (the affine transform of the ``.tem`` landmarks, refined by optical flow)
+   and matched one to one with the pores found there, gate or not; the real counterpart of the resolution
+   survival below (4), against chance (the 15 cm pores shifted by a few pore diameters).
 3. Method agreement: PS-Net's and DoGPore's whole-face scores on the held-out mste faces and the London
    neutral faces whose pores are measured.
 4. Resolution survival: the sharpest close-ups, downscaled step by step; the share of the full-resolution
@@ -53,6 +56,7 @@ from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
 from poreseg.face import Face
 from poreseg.metrics import MM2_PER_CM2, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
+from poreseg.pores.dog import luminance
 from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM, TYPICAL_PORE_MM, pore_px_from_mm_per_px, window_around_middle
 from poreseg.pores.synth import jpeg_copy, pore_free_base
@@ -84,6 +88,12 @@ ZOOM_DISTANCES_CM = (15, 30, 45, 60)
 # The pupils in the 83-point landmark template of the cc0_lisa photos (checked on an overlay): their distance
 # gives the scale independently of the face parser, to tell a detector's error from the scale's.
 TEM_PUPILS = (63, 81)
+# Registration of the zoom photos: the fine texture it aligns (blur sigma, px of the far photo), the blur
+# that keeps the shrunk near photo from aliasing (sigma in its pixels at the far scale), and how far the
+# near pores are shifted (pore diameters of the far photo) to count matches by chance.
+REGISTRATION_TEXTURE_PX = 12.0
+ANTI_ALIAS_SIGMA = 0.5
+CHANCE_SHIFT_PORES = 3.0
 CHEEKS = ("left_cheek", "right_cheek")
 # The score references of the app's two methods, by the evaluation's method labels.
 METHOD_REFERENCES = {DOG_LABEL: "dog", PSNET_LABEL: "psnet"}
@@ -372,6 +382,112 @@ def zoom_consistency(data_dir: Path, methods: dict[str, PoreMethod]) -> ZoomCons
     return ZoomConsistency(rows, list(methods))
 
 
+@dataclass(frozen=True)
+class ZoomFace:
+    rgb: np.ndarray
+    region: np.ndarray
+    pore_px: float
+    landmarks: np.ndarray  # (N, 2) x, y, hand-placed (.tem)
+
+
+def zoom_faces(data_dir: Path) -> dict[int, ZoomFace]:
+    """The ``cc0_lisa/zoom`` photos by distance, with their pore regions and landmarks."""
+    faces = {}
+    for distance in ZOOM_DISTANCES_CM:
+        photo = data_dir / "cc0_lisa" / "zoom" / f"{distance}cm.jpg"
+        rgb = datasets.read_rgb(photo)
+        skin = face_skin(rgb)
+        faces[distance] = ZoomFace(rgb, skin.region, skin.pore_px, read_tem(photo.with_suffix(".tem")))
+    return faces
+
+
+def fine_texture(lum: np.ndarray) -> np.ndarray:
+    """Luminance minus its blur over REGISTRATION_TEXTURE_PX, as uint8 around 128: the pores and fine
+    relief that registration aligns, without the shading that differs between two shots."""
+    detail = lum - cv2.GaussianBlur(lum, (0, 0), REGISTRATION_TEXTURE_PX)
+    return np.clip(detail * 4 + 128, 0, 255).astype(np.uint8)
+
+
+def register(near: ZoomFace, far: ZoomFace) -> Callable[[np.ndarray], np.ndarray]:
+    """A map of (N, 2) x, y points of the ``near`` photo into the ``far`` one: the affine transform that
+    best fits the two photos' landmarks (least median of squares), refined by dense optical flow (DIS)
+    between the far photo and the near one warped by it, which follows the perspective of a face seen
+    from another distance where an affine transform cannot."""
+    affine, _ = cv2.estimateAffine2D(near.landmarks.astype(np.float32), far.landmarks.astype(np.float32),
+                                     method=cv2.LMEDS)
+    scale = float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
+    near_lum = cv2.GaussianBlur(luminance(near.rgb), (0, 0), ANTI_ALIAS_SIGMA / scale)  # shrunk without aliasing
+    warped = cv2.warpAffine(near_lum, affine, far.rgb.shape[1::-1], flags=cv2.INTER_LINEAR)
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(
+        fine_texture(luminance(far.rgb)), fine_texture(warped), None)  # far(p) ~ warped(p + flow(p))
+    h, w = far.region.shape
+
+    def to_far(points: np.ndarray) -> np.ndarray:
+        placed = points @ affine[:, :2].T + affine[:, 2]
+        xs = np.clip(np.rint(placed[:, 0]).astype(int), 0, w - 1)
+        ys = np.clip(np.rint(placed[:, 1]).astype(int), 0, h - 1)
+        return placed - flow[ys, xs]
+    return to_far
+
+
+@dataclass(frozen=True)
+class RefoundRow:
+    distance_cm: int
+    pore_px: float
+    method: str
+    near_pores: int  # of the 15 cm photo, on the far photo's region
+    far_pores: int
+    refound: float  # share of the near pores matched one to one by a far pore
+    chance: float  # the same with the near pores misplaced by a few pore diameters
+    far_on_near: float  # share of the far pores matched by a near pore
+
+
+@dataclass(frozen=True)
+class ZoomRefinding:
+    rows: list[RefoundRow]
+
+    def markdown(self) -> str:
+        lines = ["Zoom re-finding (cc0_lisa/zoom): the 15 cm photo's pores placed on each farther photo (landmarks, "
+                 "then optical flow) and matched one to one with that photo's pores (within max(2 px, 0.75 pore "
+                 "diameter) there), whatever the gate says; chance: the same with the 15 cm pores shifted by "
+                 f"{CHANCE_SHIFT_PORES:g} pore diameters",
+                 "| distance | pore px | method | 15 cm pores there | pores found there | 15 cm pores found again "
+                 "(chance) | found pores that are 15 cm pores |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            lines.append(f"| {r.distance_cm} cm | {r.pore_px:.2f} | {r.method} | {r.near_pores} | {r.far_pores} | "
+                         f"{r.refound:.0%} ({r.chance:.0%}) | {r.far_on_near:.0%} |")
+        return "\n".join(lines)
+
+
+def zoom_refinding(faces: dict[int, ZoomFace], methods: dict[str, PoreMethod]) -> ZoomRefinding:
+    """How many of the closest photo's pores each method finds again on the same skin seen from farther."""
+    near_distance, *far_distances = sorted(faces)
+    near = faces[near_distance]
+    near_centroids = {name: component_centroids(method(near.rgb, near.region, near.pore_px) & near.region)
+                      for name, method in methods.items()}
+    rows = []
+    for distance in far_distances:
+        far = faces[distance]
+        to_far = register(near, far)
+        radius = match_radius(far.pore_px)
+        shift = CHANCE_SHIFT_PORES * far.pore_px
+        h, w = far.region.shape
+        for name, method in methods.items():
+            placed = to_far(near_centroids[name])
+            xs, ys = np.rint(placed[:, 0]).astype(int), np.rint(placed[:, 1]).astype(int)
+            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+            placed = placed[inside][far.region[ys[inside], xs[inside]]]
+            found = component_centroids(method(far.rgb, far.region, far.pore_px) & far.region)
+            matched = matched_pairs(placed, found, radius)
+            chance = np.mean([matched_pairs(placed + offset, found, radius)
+                              for offset in shift * np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])])
+            rows.append(RefoundRow(distance, far.pore_px, name, len(placed), len(found),
+                                   matched / max(len(placed), 1), float(chance) / max(len(placed), 1),
+                                   matched / max(len(found), 1)))
+    return ZoomRefinding(rows)
+
+
 # --- 3. method agreement ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -589,6 +705,7 @@ def report(data_dir: Path, methods: dict[str, PoreMethod], log: Callable[[str], 
                                        face_skin_densities(data_dir, methods)).markdown())
     log(f"structures benchmark done, {time.time() - started:.0f} s")
     tables.append(zoom_consistency(data_dir, methods).markdown())
+    tables.append(zoom_refinding(zoom_faces(data_dir), methods).markdown())
     log(f"zoom consistency done, {time.time() - started:.0f} s")
     tables.append(method_agreement(data_dir, methods).markdown())
     log(f"method agreement done, {time.time() - started:.0f} s")
