@@ -12,9 +12,10 @@ from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, parse_parts
 from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureSample, SurvivalCurve,
-                                          SurvivalStep, ZoomFace, agreement_statistics, landmark_pore_px,
-                                          load_structures, main, read_tem, spread, structure_false_detections,
-                                          structures_benchmark, survival_share, zoom_refinding)
+                                          SharpPhoto, SurvivalStep, ZoomFace, agreement_statistics, landmark_pore_px,
+                                          load_structures, main, pore_facts, read_tem, spread,
+                                          structure_false_detections, structures_benchmark, survival_share,
+                                          zoom_refinding)
 
 
 def _dot(mask: np.ndarray, x: int, y: int) -> None:
@@ -160,3 +161,24 @@ def test_zoom_refinding_places_the_near_pores_on_a_farther_view_of_the_same_skin
     # The same dots elsewhere are not found again.
     moved = ZoomFace(_skin_with_dark_dots(260, 40, seed=5), np.ones((260, 260), bool), 4.2, far.landmarks)
     assert zoom_refinding({15: near, 30: moved}, {"dark": dark}).rows[0].refound < 0.3
+
+
+def test_pore_facts_measure_pores_in_the_photo_s_pore_diameters():
+    region = np.zeros((100, 120), bool)
+    region[:, :100] = True  # 10,000 px of skin
+
+    def ten_squares(rgb, found_region, pore_px):
+        mask = np.zeros(found_region.shape, bool)
+        for i in range(10):
+            mask[10 + 8 * i:14 + 8 * i, 20:24] = True  # 16 px each: 4.5 px across
+        mask[50:54, 110:114] = True  # off the skin: not counted
+        return mask
+
+    photo = SharpPhoto("dots", np.zeros((100, 120, 3), np.uint8), region, 4.0, 0.1)
+    facts = pore_facts([photo], {"squares": ten_squares})
+    row = facts.rows[0]
+    assert (row.photo, row.method, row.pores) == ("dots", "squares", 10)
+    assert row.share == pytest.approx(160 / 10_000)
+    assert row.skin_per_pore == pytest.approx(10_000 / 10 / 16)
+    assert row.median_diameter == pytest.approx(math.sqrt(4 * 16 / math.pi) / 4)
+    assert "| hand-marked close-up | people | 2631 | 0.076 |" in facts.markdown()

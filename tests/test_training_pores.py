@@ -298,7 +298,8 @@ def test_cache_refuses_entries_of_another_labeller(tmp_path, monkeypatch):
 
 def test_benchmark_facts_measure_rendered_pores_as_the_hand_marked_ones_were():
     from poreseg.pores import synth
-    from poreseg.training.evaluate_pores import REAL_PORE_FACTS, benchmark_facts
+    from poreseg.training.evaluate_pores import benchmark_facts
+    from poreseg.training.pore_scoring import REAL_PORE_FACTS
     rng = np.random.default_rng(0)
     base = np.clip(150 + 2 * rng.standard_normal((128, 128, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
     samples = [synth.render_pores(base, np.random.default_rng(seed), 4.0) for seed in range(4)]

@@ -34,9 +34,9 @@ from poreseg.pores.dog import band_maps
 from poreseg.pores.synth import SynthSample, jpeg_copy
 from poreseg.training import datasets, pore_checks
 from poreseg.training.pore_patches import FaceSkin, face_skin
-from poreseg.training.pore_scoring import (PLAIN_DOG_LABEL, SYNTH_PATCH_PX, SYNTH_PATCHES, SYNTH_SEED, DetectionScore,
-                                           PoreMethod, dog_method, mask_dice, net_method, plain_dog_method,
-                                           synthetic_benchmark, synthetic_samples)
+from poreseg.training.pore_scoring import (PLAIN_DOG_LABEL, REAL_PORE_FACTS, SYNTH_PATCH_PX, SYNTH_PATCHES, SYNTH_SEED,
+                                           DetectionScore, PoreMethod, dog_method, mask_dice, net_method,
+                                           plain_dog_method, synthetic_benchmark, synthetic_samples)
 from poreseg.training.pore_variants import DOG_LABEL, PSNET_LABEL, VARIANTS, trained_nets
 
 BRIGHTNESS_CHANGE = 0.2
@@ -119,13 +119,6 @@ def stability(photos: list[HeldOutPhoto], method: PoreMethod) -> StabilityTable:
         table.levels.append(photo.source.monk_skin_tone)
         table.dice.append(dice)
     return table
-
-
-# What hand-marked pores on a real close-up look like (issue 11), next to which the rendered ones are shown.
-REAL_PORE_FACTS = {"median diameter / expected": 1.0, "10th-90th percentile diameter / expected": (0.65, 1.43),
-                   "skin per pore / median diameter squared": 292 / 4.9 ** 2, "pore share of the skin": 0.076,
-                   "share reaching z >= 3": 0.40, "share 4% darker than the skin": 0.55,
-                   "unmarked skin, 99th percentile z": 1.95}
 
 
 @dataclass(frozen=True)

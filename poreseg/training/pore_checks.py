@@ -30,7 +30,9 @@ No human pore label is needed; each check asks something a person would take for
 4. Resolution survival: the sharpest close-ups, downscaled step by step; the share of the full-resolution
    pores still found (matched by centroid) against the pore diameter in pixels. The resolution gate
    belongs where that share collapses.
-5. A sheet of the ``skin`` crops of the list (3x nearest-neighbour zoom) with each detector's pores
+5. The pores on those sharpest faces measured as the hand-marked pores of a real close-up were (issue 11):
+   the share of the skin they cover, skin per pore and median size, in the scale's pore diameters.
+6. A sheet of the ``skin`` crops of the list (3x nearest-neighbour zoom) with each detector's pores
    outlined beside them, for a person to judge (``test-output/pore_checks_sheet.png``).
 
 Face-level numbers come from the pipeline (``analyze``: region, zones, scale, quality gate), run once per
@@ -63,8 +65,8 @@ from poreseg.pores.synth import jpeg_copy, pore_free_base
 from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, load_crops
 from poreseg.training.pore_patches import face_skin
-from poreseg.training.pore_scoring import (PoreMethod, component_centroids, dog_method, match_radius, matched_pairs,
-                                           net_method)
+from poreseg.training.pore_scoring import (REAL_PORE_FACTS, PoreMethod, component_centroids, dog_method, match_radius,
+                                           matched_pairs, net_method)
 from poreseg.training.pore_variants import DOG_LABEL, PSNET_LABEL, VARIANTS, trained_nets
 
 STRUCTURES_CSV = Path(__file__).with_name("structures.csv")
@@ -647,7 +649,50 @@ def resolution_survival(photos: list[SharpPhoto], methods: dict[str, PoreMethod]
                                for name, method in methods.items()])
 
 
-# --- 5. crop sheet ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoreFactsRow:
+    photo: str
+    method: str
+    pores: int
+    share: float  # of the region's pixels in a pore
+    skin_per_pore: float  # region pixels per pore, in pore diameters squared (the scale's diameter)
+    median_diameter: float  # equivalent diameter, in pore diameters
+
+
+@dataclass(frozen=True)
+class PoreFacts:
+    rows: list[PoreFactsRow]
+
+    def markdown(self) -> str:
+        hand = (REAL_PORE_FACTS["pore share of the skin"], REAL_PORE_FACTS["skin per pore / median diameter squared"],
+                REAL_PORE_FACTS["median diameter / expected"])
+        lines = ["Pores on the sharpest real faces (the resolution-survival windows) against the hand-marked pores "
+                 "of a real close-up (issue 11); diameters in the scale's pore diameters",
+                 "| photo | method | pores | share of the skin | skin per pore (diameters squared) | median diameter |",
+                 "|---|---|---|---|---|---|",
+                 f"| hand-marked close-up | people | 2631 | {hand[0]:.3f} | {hand[1]:.1f} | {hand[2]:.2f} |"]
+        lines += [f"| {r.photo} | {r.method} | {r.pores} | {r.share:.3f} | {r.skin_per_pore:.1f} | "
+                  f"{r.median_diameter:.2f} |" for r in self.rows]
+        return "\n".join(lines)
+
+
+def pore_facts(photos: list[SharpPhoto], methods: dict[str, PoreMethod]) -> PoreFacts:
+    """Each method's pores on each photo measured as the hand-marked ones were: how much of the skin they
+    cover, how densely they lie and how large they are, all relative to the photo's pore scale."""
+    rows = []
+    for photo in photos:
+        for name, method in methods.items():
+            mask = method(photo.rgb, photo.region, photo.pore_px) & photo.region
+            count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+            diameters = np.sqrt(4 * stats[1:, cv2.CC_STAT_AREA] / np.pi) / photo.pore_px
+            skin = int(photo.region.sum())
+            rows.append(PoreFactsRow(photo.name, name, count - 1, float(mask.sum()) / max(skin, 1),
+                                     skin / max(count - 1, 1) / photo.pore_px ** 2,
+                                     float(np.median(diameters)) if count > 1 else float("nan")))
+    return PoreFacts(rows)
+
+
+# --- 6. crop sheet ------------------------------------------------------------------------------------------
 
 def _zoomed(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, None, fx=SHEET_ZOOM, fy=SHEET_ZOOM, interpolation=cv2.INTER_NEAREST)
@@ -709,7 +754,9 @@ def report(data_dir: Path, methods: dict[str, PoreMethod], log: Callable[[str], 
     log(f"zoom consistency done, {time.time() - started:.0f} s")
     tables.append(method_agreement(data_dir, methods).markdown())
     log(f"method agreement done, {time.time() - started:.0f} s")
-    tables.append(resolution_survival(sharpest_photos(data_dir), methods).markdown())
+    sharpest = sharpest_photos(data_dir)
+    tables.append(resolution_survival(sharpest, methods).markdown())
+    tables.append(pore_facts(sharpest, methods).markdown())
     log(f"resolution survival done, {time.time() - started:.0f} s")
     return "\n\n".join(tables)
 
