@@ -33,9 +33,9 @@ MIN_EYE_DISTANCE_PX = 48.0
 # pores to 4 px before it looks, holds on to 1.3-2.1 px), about 2.4 px in the middle. Below MIN_PORE_PX
 # the pore numbers would be mostly missed pores: they are not given. PS-Net's gate is not lowered to its
 # own collapse point: real photos taken farther away cost more than downscaling does. On one face at 30 cm
-# (2.2 px) it finds 51% of its 15 cm pores again, and 73% of what it finds there are not 15 cm pores, where
+# (2.2 px) it finds 51% of its 15 cm pores again, and 72% of what it finds there are not 15 cm pores, where
 # a copy of the 15 cm photo downscaled to the same size keeps 78% (pore_checks, zoom re-finding); on the
-# same skin it finds 1.9 times as many pores there as at 15 cm.
+# same skin it finds 1.8 times as many pores there as at 15 cm.
 MIN_PORE_PX = 2.4
 # From here about 70% or more of the full-resolution pores are still found; between the two limits the
 # smaller pores are missed and counts are lower bounds.

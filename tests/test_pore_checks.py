@@ -13,7 +13,7 @@ from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, parse_parts
 from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureSample, SurvivalCurve,
                                           SharpPhoto, SurvivalStep, ZoomFace, agreement_statistics, landmark_pore_px,
-                                          load_structures, main, pore_facts, read_tem, spread,
+                                          load_structures, main, pore_facts, read_tem, register, spread,
                                           structure_false_detections, structures_benchmark, survival_share,
                                           zoom_refinding)
 
@@ -154,6 +154,12 @@ def test_zoom_refinding_places_the_near_pores_on_a_farther_view_of_the_same_skin
     def dark(rgb, region, pore_px):
         return rgb[..., 0] < 110
 
+    # The near photo's pixels land where the transform puts them.
+    square = np.zeros((320, 320), bool)
+    square[100:200, 120:220] = True
+    expected = cv2.warpAffine(square.astype(np.uint8), transform, (260, 260), flags=cv2.INTER_NEAREST).astype(bool)
+    seen = register(near, far).mask(square)
+    assert (seen & expected).sum() / (seen | expected).sum() > 0.9
     row = zoom_refinding({15: near, 30: far}, {"dark": dark}).rows[0]
     assert row.distance_cm == 30 and row.method == "dark" and row.near_pores > 40
     assert row.refound > 0.9 and row.far_on_near > 0.9

@@ -410,26 +410,44 @@ def fine_texture(lum: np.ndarray) -> np.ndarray:
     return np.clip(detail * 4 + 128, 0, 255).astype(np.uint8)
 
 
-def register(near: ZoomFace, far: ZoomFace) -> Callable[[np.ndarray], np.ndarray]:
-    """A map of (N, 2) x, y points of the ``near`` photo into the ``far`` one: the affine transform that
-    best fits the two photos' landmarks (least median of squares), refined by dense optical flow (DIS)
-    between the far photo and the near one warped by it, which follows the perspective of a face seen
-    from another distance where an affine transform cannot."""
+@dataclass(frozen=True)
+class Registration:
+    """Where the pixels of a near photo lie in a far photo of the same face: an affine transform, near to
+    far, and a flow field at the far photo's size that corrects it locally (far pixel p shows the near
+    pixel that the transform placed at p + flow(p))."""
+
+    affine: np.ndarray  # 2x3
+    flow: np.ndarray  # HxWx2 float32, x and y
+
+    def points(self, near_xy: np.ndarray) -> np.ndarray:
+        """(N, 2) x, y of the near photo -> where they lie in the far photo."""
+        h, w = self.flow.shape[:2]
+        placed = near_xy @ self.affine[:, :2].T + self.affine[:, 2]
+        xs = np.clip(np.rint(placed[:, 0]).astype(int), 0, w - 1)
+        ys = np.clip(np.rint(placed[:, 1]).astype(int), 0, h - 1)
+        return placed - self.flow[ys, xs]
+
+    def mask(self, near_mask: np.ndarray) -> np.ndarray:
+        """A bool mask of the near photo, seen in the far photo."""
+        h, w = self.flow.shape[:2]
+        placed = cv2.warpAffine(near_mask.astype(np.uint8), self.affine, (w, h), flags=cv2.INTER_NEAREST)
+        grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        return cv2.remap(placed, grid_x + self.flow[..., 0], grid_y + self.flow[..., 1], cv2.INTER_NEAREST).astype(bool)
+
+
+def register(near: ZoomFace, far: ZoomFace) -> Registration:
+    """The near photo registered to the far one: the affine transform that best fits the two photos'
+    landmarks (least median of squares), refined by dense optical flow (DIS) between the far photo and the
+    near one warped by it, which follows the perspective of a face seen from another distance where an
+    affine transform cannot."""
     affine, _ = cv2.estimateAffine2D(near.landmarks.astype(np.float32), far.landmarks.astype(np.float32),
                                      method=cv2.LMEDS)
     scale = float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
     near_lum = cv2.GaussianBlur(luminance(near.rgb), (0, 0), ANTI_ALIAS_SIGMA / scale)  # shrunk without aliasing
     warped = cv2.warpAffine(near_lum, affine, far.rgb.shape[1::-1], flags=cv2.INTER_LINEAR)
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(
-        fine_texture(luminance(far.rgb)), fine_texture(warped), None)  # far(p) ~ warped(p + flow(p))
-    h, w = far.region.shape
-
-    def to_far(points: np.ndarray) -> np.ndarray:
-        placed = points @ affine[:, :2].T + affine[:, 2]
-        xs = np.clip(np.rint(placed[:, 0]).astype(int), 0, w - 1)
-        ys = np.clip(np.rint(placed[:, 1]).astype(int), 0, h - 1)
-        return placed - flow[ys, xs]
-    return to_far
+        fine_texture(luminance(far.rgb)), fine_texture(warped), None)
+    return Registration(affine, flow)
 
 
 @dataclass(frozen=True)
@@ -437,8 +455,8 @@ class RefoundRow:
     distance_cm: int
     pore_px: float
     method: str
-    near_pores: int  # of the 15 cm photo, on the far photo's region
-    far_pores: int
+    near_pores: int  # of the 15 cm photo, on the skin both photos analyse
+    far_pores: int  # of the far photo, on that skin
     refound: float  # share of the near pores matched one to one by a far pore
     chance: float  # the same with the near pores misplaced by a few pore diameters
     far_on_near: float  # share of the far pores matched by a near pore
@@ -462,6 +480,14 @@ class ZoomRefinding:
         return "\n".join(lines)
 
 
+def on_mask(xy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The (N, 2) x, y points that fall on ``mask``."""
+    h, w = mask.shape
+    xs, ys = np.rint(xy[:, 0]).astype(int), np.rint(xy[:, 1]).astype(int)
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    return xy[inside][mask[ys[inside], xs[inside]]]
+
+
 def zoom_refinding(faces: dict[int, ZoomFace], methods: dict[str, PoreMethod]) -> ZoomRefinding:
     """How many of the closest photo's pores each method finds again on the same skin seen from farther."""
     near_distance, *far_distances = sorted(faces)
@@ -471,16 +497,14 @@ def zoom_refinding(faces: dict[int, ZoomFace], methods: dict[str, PoreMethod]) -
     rows = []
     for distance in far_distances:
         far = faces[distance]
-        to_far = register(near, far)
+        registration = register(near, far)
+        # Skin both photos analyse: pores elsewhere have nothing to be matched with.
+        shared = far.region & registration.mask(near.region)
         radius = match_radius(far.pore_px)
         shift = CHANCE_SHIFT_PORES * far.pore_px
-        h, w = far.region.shape
         for name, method in methods.items():
-            placed = to_far(near_centroids[name])
-            xs, ys = np.rint(placed[:, 0]).astype(int), np.rint(placed[:, 1]).astype(int)
-            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
-            placed = placed[inside][far.region[ys[inside], xs[inside]]]
-            found = component_centroids(method(far.rgb, far.region, far.pore_px) & far.region)
+            placed = on_mask(registration.points(near_centroids[name]), shared)
+            found = on_mask(component_centroids(method(far.rgb, far.region, far.pore_px) & far.region), shared)
             matched = matched_pairs(placed, found, radius)
             chance = np.mean([matched_pairs(placed + offset, found, radius)
                               for offset in shift * np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])])
