@@ -264,6 +264,11 @@ class WindowMeans:
         return self.full(self.small(values))
 
 
+def equivalent_diameter(area_px: np.ndarray) -> np.ndarray:
+    """The diameter of the circle of each area (pixels): how wide a blob is, as pores are measured."""
+    return np.sqrt(4 * area_px / np.pi)
+
+
 def disc(diameter: float) -> np.ndarray:
     size = max(3, int(round(diameter)) // 2 * 2 + 1)
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
@@ -319,7 +324,7 @@ def pore_components(candidates: np.ndarray, above_seed: np.ndarray, blob: np.nda
     cov = np.bincount(ids, dx * dy, count) / safe_area
     spread = np.sqrt(((var_x - var_y) / 2) ** 2 + cov ** 2)
     elongation = np.sqrt(((var_x + var_y) / 2 + spread) / ((var_x + var_y) / 2 - spread))
-    diameter = np.sqrt(4 * area / np.pi) / pore_px
+    diameter = equivalent_diameter(area) / pore_px
 
     seeded = peak_above_seed >= 0
     misshapen = (peak_blob < MIN_BLOBNESS) | (elongation > MAX_ELONGATION) | (diameter > DIAMETER_RANGE[1])

@@ -26,7 +26,7 @@ import numpy as np
 from poreseg.imageio import as_rgb8
 from poreseg.inference import ALL_THREADS, ModelSession
 from poreseg.memory import release_freed_memory
-from poreseg.pores.dog import component_peaks, disc, dog_pores_in_box
+from poreseg.pores.dog import component_peaks, disc, dog_pores_in_box, equivalent_diameter
 from poreseg.pores.methods import DEFAULT_METHOD, METHODS
 from poreseg.pores.scale import estimate_pore_px, pore_px_from_mm_per_px
 
@@ -267,7 +267,7 @@ def split_at_peaks(candidates: np.ndarray, probability: np.ndarray, pore_px: flo
     peaks = inside & (p >= cv2.dilate(p, disc(PEAK_SEPARATION * pore_px)))
     count, components, stats, _ = cv2.connectedComponentsWithStats(inside.astype(np.uint8), connectivity=8)
     several_peaks = np.bincount(components[peaks], minlength=count) >= 2
-    diameter = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) / pore_px  # equivalent, in pore diameters
+    diameter = equivalent_diameter(stats[:, cv2.CC_STAT_AREA]) / pore_px  # in pore diameters
     wide = (diameter > SPLIT_DIAMETER) & (diameter <= MAX_SPLIT_DIAMETER)
     wide[0] = False  # the background
     split = inside.copy()
@@ -340,7 +340,7 @@ def sized_pores(candidates: np.ndarray, uncertainty: np.ndarray, pore_px: float,
     x0, y0, x1, y1 = bounding_box(candidates)
     _, components, stats, _ = cv2.connectedComponentsWithStats(candidates[y0:y1, x0:x1].astype(np.uint8),
                                                                connectivity=8)
-    keep = np.sqrt(4 * stats[:, cv2.CC_STAT_AREA] / np.pi) >= MIN_PORE_DIAMETER * pore_px
+    keep = equivalent_diameter(stats[:, cv2.CC_STAT_AREA]) >= MIN_PORE_DIAMETER * pore_px
     keep[np.unique(components[structures[y0:y1, x0:x1]])] = False
     keep[0] = False
     kept = keep[components]

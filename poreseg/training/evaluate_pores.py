@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import torch
 
-from poreseg.pores.dog import band_maps
+from poreseg.pores.dog import band_maps, equivalent_diameter
 from poreseg.pores.synth import SynthSample, jpeg_copy
 from poreseg.training import datasets, pore_checks
 from poreseg.training.pore_patches import FaceSkin, face_skin
@@ -156,7 +156,7 @@ def benchmark_facts(samples: list[SynthSample]) -> BenchmarkFacts:
             continue
         maps = band_maps(sample.rgb, np.ones(sample.mask.shape, bool), sample.pore_px)
         ids = components[sample.mask]
-        diameter_px = np.sqrt(4 * np.bincount(ids, minlength=count)[1:] / np.pi)
+        diameter_px = equivalent_diameter(np.bincount(ids, minlength=count)[1:])
         per_pore["diameter_px"].append(diameter_px)
         per_pore["diameter"].append(diameter_px / sample.pore_px)
         for values, name in ((maps.z, "z_peak"), (maps.darkening, "darkest")):

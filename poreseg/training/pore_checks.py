@@ -58,7 +58,7 @@ from poreseg.analysis import AnalysisError, AnalysisOptions, analyze
 from poreseg.face import Face
 from poreseg.metrics import MM2_PER_CM2, FaceMetrics, find_pores, measure
 from poreseg.overlays import pores_outlined
-from poreseg.pores.dog import luminance
+from poreseg.pores.dog import equivalent_diameter, luminance
 from poreseg.pores.methods import METHODS
 from poreseg.pores.scale import EYE_DISTANCE_MM, TYPICAL_PORE_MM, pore_px_from_mm_per_px, window_around_middle
 from poreseg.pores.synth import jpeg_copy, pore_free_base
@@ -708,7 +708,7 @@ def pore_facts(photos: list[SharpPhoto], methods: dict[str, PoreMethod]) -> Pore
         for name, method in methods.items():
             mask = method(photo.rgb, photo.region, photo.pore_px) & photo.region
             count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-            diameters = np.sqrt(4 * stats[1:, cv2.CC_STAT_AREA] / np.pi) / photo.pore_px
+            diameters = equivalent_diameter(stats[1:, cv2.CC_STAT_AREA]) / photo.pore_px
             skin = int(photo.region.sum())
             rows.append(PoreFactsRow(photo.name, name, count - 1, float(mask.sum()) / max(skin, 1),
                                      skin / max(count - 1, 1) / photo.pore_px ** 2,
