@@ -86,9 +86,14 @@ def sweep_gradio_uploads(demo, uploads: Uploads, now: float | None = None) -> li
     find its photo gone. The deleted paths are taken out of ``upload_file_set``, which would otherwise
     grow with every upload.
     """
-    needed = {value["path"] for event in list(demo._queue.event_ids_to_events.values())
-              for value in (event.data.data if event.data is not None else ())
-              if isinstance(value, dict) and value.get("path")}
-    done = uploads.sweep(list(demo.upload_file_set), needed, now)
+    done = uploads.sweep(list(demo.upload_file_set), queued_uploads(demo), now)
     demo.upload_file_set.difference_update(done)
     return done
+
+
+def queued_uploads(demo) -> set[str]:
+    """The paths of the files that the queued and running requests of the Gradio app ``demo`` name. Gradio
+    forgets a request a moment after its client has the result."""
+    return {value["path"] for event in list(demo._queue.event_ids_to_events.values())
+            for value in (event.data.data if event.data is not None else ())
+            if isinstance(value, dict) and value.get("path")}
