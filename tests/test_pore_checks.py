@@ -11,8 +11,10 @@ from PIL import Image
 from poreseg.pores.scale import TYPICAL_PORE_MM
 from poreseg.training import datasets
 from poreseg.training.crop_lists import StructureCrop, parse_parts
-from poreseg.training.pore_checks import (SURVIVAL_COLLAPSE, TEM_PUPILS, PhotoScale, StructureSample, SurvivalCurve,
-                                          SharpPhoto, SurvivalStep, ZoomFace, agreement_statistics, landmark_pore_px,
+from poreseg.training.pore_checks import (STRUCTURES_FLOOR_PER_CM2, SURVIVAL_COLLAPSE, TEM_PUPILS, Agreement,
+                                          PhotoScale, RealChecks, StructureRow, StructuresBenchmark, StructureSample,
+                                          SurvivalCurve, SharpPhoto, SurvivalStep, ZoomConsistency, ZoomFace, ZoomRow,
+                                          agreement_statistics, landmark_pore_px,
                                           load_structures, main, pore_facts, read_tem, register, spread,
                                           structure_false_detections, structures_benchmark, survival_share,
                                           zoom_refinding)
@@ -64,6 +66,30 @@ def test_structures_benchmark_reports_false_detections_per_cm2_of_structure():
     assert benchmark.rows[1].false_detections == {"fake": 2}
     assert real.false_detections == overall.false_detections == {"fake": 1} and overall.crops == 1
     assert "| mole | 1 |" in benchmark.markdown() and "| overall | 1 |" in benchmark.markdown()
+
+
+def test_issue_11_targets_on_real_photos_come_from_the_checks_and_zoom_counts_only_when_measurable():
+    from poreseg.training.hub_card import measured_targets
+    from poreseg.training.model_card import targets_table
+
+    structures = StructuresBenchmark([StructureRow("eyebrow", 1, 2.0, {"net": 6, "dog": 2}, {"net": 9.0, "dog": 4.0}),
+                                      StructureRow("pore_free_skin", 1, 5.0, {"net": 50, "dog": 0}, {})], ["net", "dog"])
+    agreement = Agreement("net", "dog", {"a": [-12.0, 3.0], "b": [4.0]}, {"a": 2, "b": 1})
+
+    def zoom(measurable: tuple[bool, bool]) -> ZoomConsistency:
+        return ZoomConsistency([ZoomRow(cm, passed, 3.0, 3.0, {"net": density, "dog": None}, {"net": None, "dog": None})
+                                for cm, passed, density in zip((15, 30), measurable, (10.0, 13.0))], ["net", "dog"])
+
+    targets = RealChecks(structures, zoom((True, False)), agreement, []).targets("net")
+    # 6 detections on 2 cm2 of real crops (the pore-free control left out), the median of |-12|, 3 and 4.
+    assert targets == [("net false detections per cm2 on structures (real crops)", "<=", STRUCTURES_FLOOR_PER_CM2,
+                        3.0), ("median whole-face score difference, net vs dog", "<=", 10.0, 4.0)]
+    [*_, spread_row] = RealChecks(structures, zoom((True, True)), agreement, []).targets("net")
+    assert spread_row[0] == "net pore density spread across zoom distances" and spread_row[3] == pytest.approx(0.3)
+    # The card lists them as its other targets, so that the structures floor missed is said, not hidden.
+    met = {target.name: target.met for target in measured_targets(targets_table(targets))}
+    assert met == {"net false detections per cm2 on structures (real crops)": False,
+                   "median whole-face score difference, net vs dog": True}
 
 
 def test_parse_parts_reads_polylines_separated_by_bars():

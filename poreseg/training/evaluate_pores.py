@@ -182,7 +182,7 @@ class PoreEvaluation:
     patches: int
     patch_photos: int  # held-out photos the synthetic patches come from
     facts: BenchmarkFacts
-    real_checks: str  # the label-free checks on real photos (pore_checks), markdown
+    real_checks: pore_checks.RealChecks  # the label-free checks on real photos
 
     def markdown(self) -> str:
         lines = [f"Synthetic benchmark: {self.patches} patches of {SYNTH_PATCH_PX} px from {self.patch_photos} "
@@ -200,7 +200,7 @@ class PoreEvaluation:
             for level, row in table.rows().items():
                 lines.append(f"| {level} | {int(row['photos'])} | "
                              + " | ".join(f"{row[c]:.3f}" for c in copies) + f" | {row['mean']:.3f} |")
-        return "\n".join(lines) + "\n\n" + self.real_checks
+        return "\n".join(lines) + "\n\n" + self.real_checks.markdown()
 
 
 def evaluate(data_dir: Path, nets: dict[str, torch.nn.Module] | None = None, patches: int = SYNTH_PATCHES,
