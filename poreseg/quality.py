@@ -10,6 +10,7 @@ says why, but still shows what is reliable (face parsing, zones). The other chec
 | resolution | expected pore diameter in pixels | >= 2.4 px | yes |
 | detail | expected pore diameter in pixels (when resolved) | >= 3.2 px | no: only larger pores are seen |
 | sharpness | fine-over-coarse texture energy on the skin | >= 0.2 | yes |
+| faint | typical depth of the skin's detail at the pore scale, in grey levels | >= 1.0 | no: pore numbers uncertain |
 | dark | median skin grey level | >= 40 | no |
 | overexposed | share of skin pixels with a saturated channel | <= 0.15 | no |
 | occlusion | share of the face oval hidden by hair or objects | <= 0.5 | no |
@@ -48,6 +49,16 @@ MIN_SHARPNESS = 0.2
 SHARPNESS_PORE_PX = 2.0
 FINE_SIGMA_PX, COARSE_SIGMA_PX = 0.5, 4.0
 MIN_SHARPNESS_PIXELS = 400  # of skin clear of the region's border, for the measure to mean anything
+# Faint detail: the robust standard deviation (1.4826 x the median absolute deviation), in grey levels, of
+# the skin's detail at the pore scale (a band between Gaussians of DETAIL_SIGMAS_PX, at the sharpness
+# check's scale). Below MIN_DETAIL_GREY 1:1 crops show a person no pores, or barely any (looked at from
+# 0.6 to 0.96): 25 of the 60 MST-E portraits with an eye scale measured 0.3-0.97 (dim indoor shots, soft
+# or smoothed pictures), the other 35 1.0-8.0, the 15 cm close-up of cc0_lisa 1.4. On those 25 PS-Net
+# still outlines a median 11.4 blobs per cm2 of the skin's relief and noise, against 18.1 on the others
+# (DoGPore 3.0 and 9.9). A warning, not a gate: hand-marked pores of a real close-up were only about 1.8
+# grey levels deep.
+MIN_DETAIL_GREY = 1.0
+DETAIL_SIGMAS_PX = (0.5, 1.6)  # 0.25 and 0.8 of a pore SHARPNESS_PORE_PX wide
 # Exposure: a median skin grey level below MIN_MEDIAN_GREY is underexposed on any skin tone (Monk 9-10
 # skin in good light measured 65-104 on MST-E; its dim indoor shots 18-38); saturated pixels hide pores.
 MIN_MEDIAN_GREY = 40.0
@@ -87,8 +98,10 @@ def check(name: str, value: float, limit: float, at_least: bool, blocking: bool,
     return QualityCheck(name, float(value), float(limit), bool(passed), blocking, "" if passed else message)
 
 
-def sharpness(rgb: np.ndarray, region: np.ndarray, pore_px: float) -> float | None:
-    """Fine-over-coarse texture energy of the skin (see MIN_SHARPNESS); None when too little skin is left."""
+def skin_detail(rgb: np.ndarray, region: np.ndarray, pore_px: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The grey levels (float32) of the region's box at the scale where a pore is SHARPNESS_PORE_PX wide,
+    and the skin there clear of the region's border (where skin meets hair or an eye); None when too
+    little skin is left."""
     x, y, w, h = cv2.boundingRect(np.ascontiguousarray(region).view(np.uint8))  # scans, does not list, the pixels
     if w == 0:
         return None
@@ -99,13 +112,18 @@ def sharpness(rgb: np.ndarray, region: np.ndarray, pore_px: float) -> float | No
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         inside = cv2.resize(inside, size, interpolation=cv2.INTER_NEAREST)
-    # Keep the bands off the region's border, where skin meets hair or an eye.
     reach = int(np.ceil(2 * COARSE_SIGMA_PX))
     inside = cv2.erode(inside, np.ones((2 * reach + 1,) * 2, np.uint8)).astype(bool)
     if inside.sum() < MIN_SHARPNESS_PIXELS:
         return None
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32), inside
+
+
+def sharpness(grey: np.ndarray, inside: np.ndarray) -> float | None:
+    """Fine-over-coarse texture energy of the skin (see MIN_SHARPNESS) from ``skin_detail``; None without
+    any coarse texture."""
     # Log grey level: texture as relative contrast, the same on pale and dark skin and at any exposure.
-    log_lum = np.log(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0)
+    log_lum = np.log(grey + 4.0)
 
     def band_rms(sigma: float) -> float:
         band = cv2.GaussianBlur(log_lum, (0, 0), sigma) - cv2.GaussianBlur(log_lum, (0, 0), 2 * sigma)
@@ -113,6 +131,14 @@ def sharpness(rgb: np.ndarray, region: np.ndarray, pore_px: float) -> float | No
 
     coarse = band_rms(COARSE_SIGMA_PX)
     return band_rms(FINE_SIGMA_PX) / coarse if coarse > 0 else None
+
+
+def detail_depth(grey: np.ndarray, inside: np.ndarray) -> float:
+    """The typical depth, in grey levels, of the skin's detail at the pore scale (see MIN_DETAIL_GREY) from
+    ``skin_detail``. Grey levels, not relative contrast: what a person can see on a screen."""
+    inner, outer = DETAIL_SIGMAS_PX
+    band = (cv2.GaussianBlur(grey, (0, 0), outer) - cv2.GaussianBlur(grey, (0, 0), inner))[inside]
+    return 1.4826 * float(np.median(np.abs(band - np.median(band))))
 
 
 def hidden_share(labels: np.ndarray, frame: FaceFrame) -> float:
@@ -143,10 +169,19 @@ def assess(rgb: np.ndarray, labels: np.ndarray, region: np.ndarray, frame: FaceF
         # By flat index: a boolean mask over the pixels of an HxWx3 array gathers several times slower.
         skin = np.ascontiguousarray(rgb).reshape(-1, 3).take(np.flatnonzero(region), axis=0)
         grey = cv2.cvtColor(skin[None], cv2.COLOR_RGB2GRAY)[0]
-        sharp = sharpness(rgb, region, pore_px) if resolved else None
+        detail = skin_detail(rgb, region, pore_px) if resolved else None
+        sharp = sharpness(*detail) if detail is not None else None
         if sharp is not None:
             checks.append(check("sharpness", sharp, MIN_SHARPNESS, True, True,
                                 "The skin looks blurred (focus, motion or heavy smoothing): pores are not measured."))
+        if detail is not None:
+            depth = detail_depth(*detail)
+            checks.append(check("faint", depth, MIN_DETAIL_GREY, True, False,
+                                f"The skin's fine detail is faint in this photo ({depth:.1f} grey levels deep; "
+                                f"pores show from about {MIN_DETAIL_GREY:.0f}): in dim light or a soft picture, "
+                                "pores are hard to tell from the skin's relief and noise, so the pore numbers are "
+                                "uncertain (PS-Net tends to count too many; DoGPore is the more conservative "
+                                "reading). Brighter, even light helps."))
         checks += [
             check("dark", float(np.median(grey)), MIN_MEDIAN_GREY, True, False,
                   "The face is too dark: pores may be missed. Use more even, brighter light."),
