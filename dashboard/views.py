@@ -36,8 +36,8 @@ PORES_SHOWN_PX = 700  # about the size the pores picture takes on the page
 BANDS_TEXT = ", ".join(f"{name} {lowest:.0f}+" for name, lowest in SCORE_BANDS[:-1]) + \
     f", {SCORE_BANDS[-1][0]} below {SCORE_BANDS[-2][1]:.0f}"
 QUALITY_TITLES = {"face_size": "face size (eye distance, px)", "resolution": "typical pore width (px)",
-                  "detail": "pore detail (px)", "sharpness": "sharpness", "faint": "pore-scale detail (grey levels)",
-                  "dark": "median skin grey level",
+                  "detail": "pore detail (px)", "sharpness": "sharpness",
+                  "faint": "depth of fine skin detail (grey levels)", "dark": "median skin grey level",
                   "overexposed": "share of saturated skin", "occlusion": "share of the face hidden"}
 
 

@@ -72,8 +72,9 @@ def test_issue_11_targets_on_real_photos_come_from_the_checks_and_zoom_counts_on
     from poreseg.training.hub_card import measured_targets
     from poreseg.training.model_card import targets_table
 
-    structures = StructuresBenchmark([StructureRow("eyebrow", 1, 2.0, {"net": 6, "dog": 2}, {"net": 9.0, "dog": 4.0}),
-                                      StructureRow("pore_free_skin", 1, 5.0, {"net": 50, "dog": 0}, {})], ["net", "dog"])
+    brow = StructureRow("eyebrow", 1, 2.0, {"net": 6, "dog": 2}, {"net": 9.0, "dog": 4.0})
+    control = StructureRow("pore_free_skin", 1, 5.0, {"net": 50, "dog": 0}, {})
+    structures = StructuresBenchmark([brow, control], ["net", "dog"])
     agreement = Agreement("net", "dog", {"a": [-12.0, 3.0], "b": [4.0]}, {"a": 2, "b": 1})
 
     def zoom(measurable: tuple[bool, bool]) -> ZoomConsistency:

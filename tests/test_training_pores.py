@@ -12,7 +12,7 @@ import torch
 
 from poreseg.classes import EYE, FAINT, HAIR, IGNORE, NOSE, SKIN, SOFT_FIRST, SOFT_LEVELS, STRUCTURE
 from poreseg.models.psnet_net import PSNet
-from poreseg.training import datasets, train_psnet
+from poreseg.training import datasets, evaluate_pores, train_psnet
 from poreseg.training.evaluate_pores import StabilityTable
 from poreseg.training.losses import FAINT_TARGET, pore_loss
 from poreseg.training.pore_scoring import DetectionCounts, component_centroids, mask_dice, match_radius, matched_pairs
@@ -100,6 +100,26 @@ def test_stability_rows_group_by_monk_level():
     assert rows["Monk 3"]["photos"] == 2
     assert table.overall() == pytest.approx(0.775)
     assert table.worst_level_gap() == pytest.approx(0.2)  # the unknown level does not count
+
+
+def test_every_network_s_stability_is_summarised_and_the_shipped_methods_are_shown_per_level():
+    from poreseg.training.evaluate_pores import PoreEvaluation
+    from poreseg.training.pore_checks import RealChecks
+
+    def table(dim_face: float) -> StabilityTable:
+        table = StabilityTable()
+        for level, value in ((2, dim_face), (7, 0.9)):
+            table.levels.append(level)
+            table.dice.append({"flip": value, "+20% light": value, "-20% light": value, "JPEG 70": value})
+        return table
+
+    tables = {"DoGPore": table(0.6), "PS-Net": table(0.85), "PS-Net w/o progressive labels": table(0.75)}
+    facts = evaluate_pores.BenchmarkFacts(1.0, (0.65, 1.5), 11.0, 0.08, 0.3, 0.7, 1.4)
+    text = PoreEvaluation({}, tables, 0, 0, facts, RealChecks(None, None, None, ["(checks)"])).markdown()
+    assert "| PS-Net w/o progressive labels | 0.825 | Monk 2 (0.750) | 0.150 |" in text
+    assert "| PS-Net | 0.875 | Monk 2 (0.850) | 0.050 |" in text
+    assert "Stability on real photos, PS-Net:" in text and "Stability on real photos, DoGPore:" in text
+    assert "Stability on real photos, PS-Net w/o progressive labels" not in text and text.endswith("(checks)")
 
 
 # --- pseudo labels --------------------------------------------------------------------------------
