@@ -55,7 +55,7 @@ MIN_SHARPNESS_PIXELS = 400  # of skin clear of the region's border, for the meas
 # 0.6 to 0.96): 25 of the 60 MST-E portraits with an eye scale measured 0.3-0.97 (dim indoor shots, soft
 # or smoothed pictures), the other 35 1.0-8.0, the 15 cm close-up of cc0_lisa 1.4. On those 25 PS-Net
 # still outlines a median 11.4 blobs per cm2 of the skin's relief and noise, against 18.1 on the others
-# (DoGPore 3.0 and 9.9). A warning, not a gate: hand-marked pores of a real close-up were only about 1.8
+# (DoGPore 3.0 and 9.8). A warning, not a gate: hand-marked pores of a real close-up were only about 1.8
 # grey levels deep.
 MIN_DETAIL_GREY = 1.0
 DETAIL_SIGMAS_PX = (0.5, 1.6)  # 0.25 and 0.8 of a pore SHARPNESS_PORE_PX wide
