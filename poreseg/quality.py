@@ -170,11 +170,11 @@ def assess(rgb: np.ndarray, labels: np.ndarray, region: np.ndarray, frame: FaceF
         skin = np.ascontiguousarray(rgb).reshape(-1, 3).take(np.flatnonzero(region), axis=0)
         grey = cv2.cvtColor(skin[None], cv2.COLOR_RGB2GRAY)[0]
         detail = skin_detail(rgb, region, pore_px) if resolved else None
-        sharp = sharpness(*detail) if detail is not None else None
-        if sharp is not None:
-            checks.append(check("sharpness", sharp, MIN_SHARPNESS, True, True,
-                                "The skin looks blurred (focus, motion or heavy smoothing): pores are not measured."))
         if detail is not None:
+            sharp = sharpness(*detail)
+            if sharp is not None:
+                checks.append(check("sharpness", sharp, MIN_SHARPNESS, True, True, "The skin looks blurred (focus, "
+                                    "motion or heavy smoothing): pores are not measured."))
             depth = detail_depth(*detail)
             checks.append(check("faint", depth, MIN_DETAIL_GREY, True, False,
                                 f"The skin's fine detail is faint in this photo ({depth:.1f} grey levels deep; "

@@ -81,11 +81,11 @@ def test_issue_11_targets_on_real_photos_come_from_the_checks_and_zoom_counts_on
         return ZoomConsistency([ZoomRow(cm, passed, 3.0, 3.0, {"net": density, "dog": None}, {"net": None, "dog": None})
                                 for cm, passed, density in zip((15, 30), measurable, (10.0, 13.0))], ["net", "dog"])
 
-    targets = RealChecks(structures, zoom((True, False)), agreement, []).targets("net")
+    targets = RealChecks(structures, zoom((True, False)), None, agreement, None, None).targets("net")
     # 6 detections on 2 cm2 of real crops (the pore-free control left out), the median of |-12|, 3 and 4.
     assert targets == [("net false detections per cm2 on structures (real crops)", "<=", STRUCTURES_FLOOR_PER_CM2,
                         3.0), ("median whole-face score difference, net vs dog", "<=", 10.0, 4.0)]
-    [*_, spread_row] = RealChecks(structures, zoom((True, True)), agreement, []).targets("net")
+    [*_, spread_row] = RealChecks(structures, zoom((True, True)), None, agreement, None, None).targets("net")
     assert spread_row[0] == "net pore density spread across zoom distances" and spread_row[3] == pytest.approx(0.3)
     # The card lists them as its other targets, so that the structures floor missed is said, not hidden.
     met = {target.name: target.met for target in measured_targets(targets_table(targets))}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import types
 from pathlib import Path
 
 import cv2
@@ -115,7 +116,8 @@ def test_every_network_s_stability_is_summarised_and_the_shipped_methods_are_sho
 
     tables = {"DoGPore": table(0.6), "PS-Net": table(0.85), "PS-Net w/o progressive labels": table(0.75)}
     facts = evaluate_pores.BenchmarkFacts(1.0, (0.65, 1.5), 11.0, 0.08, 0.3, 0.7, 1.4)
-    text = PoreEvaluation({}, tables, 0, 0, facts, RealChecks(None, None, None, ["(checks)"])).markdown()
+    checks = types.SimpleNamespace(markdown=lambda: "(checks)")  # each real-photo check's table
+    text = PoreEvaluation({}, tables, 0, 0, facts, RealChecks(*[checks] * 6)).markdown()
     assert "| PS-Net w/o progressive labels | 0.825 | Monk 2 (0.750) | 0.150 |" in text
     assert "| PS-Net | 0.875 | Monk 2 (0.850) | 0.050 |" in text
     assert "Stability on real photos, PS-Net:" in text and "Stability on real photos, DoGPore:" in text

@@ -102,9 +102,13 @@ class StabilityTable:
     def overall(self) -> float:
         return self.rows()["overall"]["mean"]
 
+    def level_means(self) -> dict[str, float]:
+        """Mean Dice per known Monk level ("Monk N")."""
+        return {name: row["mean"] for name, row in self.rows().items() if name.startswith("Monk")}
+
     def worst_level_gap(self) -> float:
         """How far the worst known Monk level's mean Dice lies below the best one's."""
-        means = [row["mean"] for name, row in self.rows().items() if name.startswith("Monk")]
+        means = self.level_means().values()
         return max(means) - min(means) if means else 0.0
 
 
@@ -196,8 +200,9 @@ class PoreEvaluation:
         lines += ["", "Stability on real photos of every method (ablations included): mean Dice against the original",
                   "| method | overall | worst Monk level | best minus worst level |", "|---|---|---|---|"]
         for name, table in self.stability.items():
-            worst = min((row["mean"], level) for level, row in table.rows().items() if level.startswith("Monk"))
-            lines.append(f"| {name} | {table.overall():.3f} | {worst[1]} ({worst[0]:.3f}) | "
+            levels = table.level_means()
+            worst = min(levels, key=levels.get)
+            lines.append(f"| {name} | {table.overall():.3f} | {worst} ({levels[worst]:.3f}) | "
                          f"{table.worst_level_gap():.3f} |")
         for name, table in self.stability.items():
             if name not in SHIPPED_LABELS:

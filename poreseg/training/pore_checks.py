@@ -46,7 +46,7 @@ import argparse
 import functools
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -645,6 +645,14 @@ class SharpPhoto:
     region: np.ndarray
     pore_px: float
     mm_per_px: float
+    _pores: dict = field(default_factory=dict, compare=False, repr=False)  # by method
+
+    def pores(self, method: PoreMethod) -> np.ndarray:
+        """The method's pore mask at full resolution, inside the region; found once per method, for the
+        resolution survival and the pore facts alike."""
+        if method not in self._pores:
+            self._pores[method] = method(self.rgb, self.region, self.pore_px) & self.region
+        return self._pores[method]
 
 
 def sharp_photo(name: str, path: Path) -> SharpPhoto | None:
@@ -664,14 +672,14 @@ def sharpest_photos(data_dir: Path) -> list[SharpPhoto]:
 
 
 def survival_curve(photo: SharpPhoto, name: str, method: PoreMethod) -> SurvivalCurve:
-    full_centroids = component_centroids(method(photo.rgb, photo.region, photo.pore_px) & photo.region)
+    full_centroids = component_centroids(photo.pores(method))
     steps = []
     for factor in SURVIVAL_FACTORS:
         size = (max(1, round(photo.rgb.shape[1] * factor)), max(1, round(photo.rgb.shape[0] * factor)))
         rgb = cv2.resize(photo.rgb, size, interpolation=cv2.INTER_AREA) if factor != 1 else photo.rgb
         region = cv2.resize(photo.region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
         pore_px = photo.pore_px * factor
-        centroids = component_centroids(method(rgb, region, pore_px) & region)
+        centroids = full_centroids if factor == 1 else component_centroids(method(rgb, region, pore_px) & region)
         area_cm2 = region.sum() * (photo.mm_per_px / factor) ** 2 / MM2_PER_CM2
         steps.append(SurvivalStep(factor, pore_px, survival_share(full_centroids, centroids, factor, photo.pore_px),
                                   len(centroids) / area_cm2))
@@ -716,7 +724,7 @@ def pore_facts(photos: list[SharpPhoto], methods: dict[str, PoreMethod]) -> Pore
     rows = []
     for photo in photos:
         for name, method in methods.items():
-            mask = method(photo.rgb, photo.region, photo.pore_px) & photo.region
+            mask = photo.pores(method)
             count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
             diameters = equivalent_diameter(stats[1:, cv2.CC_STAT_AREA]) / photo.pore_px
             skin = int(photo.region.sum())
@@ -778,12 +786,14 @@ def shipped_methods(psnet: Path | None = None) -> dict[str, PoreMethod]:
 
 @dataclass(frozen=True)
 class RealChecks:
-    """The checks' results: the ones issue 11 sets targets for, and every check's table."""
+    """Every check's result, in the order of the module's list."""
 
     structures: StructuresBenchmark
     zoom: ZoomConsistency
+    refinding: ZoomRefinding
     agreement: Agreement
-    tables: list[str]  # markdown, in the order of the module's list
+    survival: ResolutionSurvival
+    facts: PoreFacts
 
     def targets(self, method: str) -> list[tuple[str, str, float, float]]:
         """Issue 11's targets on real photos for ``method``: (name, "<=", floor, measured). The zoom spread
@@ -797,7 +807,8 @@ class RealChecks:
                   if zoom is not None else [])]
 
     def markdown(self) -> str:
-        return "\n\n".join(self.tables)
+        return "\n\n".join(check.markdown() for check in (self.structures, self.zoom, self.refinding, self.agreement,
+                                                           self.survival, self.facts))
 
 
 def report(data_dir: Path, methods: dict[str, PoreMethod],
@@ -815,8 +826,7 @@ def report(data_dir: Path, methods: dict[str, PoreMethod],
     sharpest = sharpest_photos(data_dir)
     survival, facts = resolution_survival(sharpest, methods), pore_facts(sharpest, methods)
     log(f"resolution survival done, {time.time() - started:.0f} s")
-    return RealChecks(structures, zoom, agreement, [table.markdown() for table in (structures, zoom, refinding,
-                                                                                  agreement, survival, facts)])
+    return RealChecks(structures, zoom, refinding, agreement, survival, facts)
 
 
 DEFAULT_SHEET = Path("test-output/pore_checks_sheet.png")
